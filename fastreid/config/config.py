@@ -1,0 +1,154 @@
+"""The toolbox's config node: yacs with ``_BASE_`` inheritance and helpful unknown-key errors.
+
+A YAML file may name a ``_BASE_`` file (relative to the including file, recursive). Keys that do not
+exist in the defaults tree are rejected with one line naming the key, the file (or the command line)
+and the closest existing keys, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+from typing import Any, Dict, Iterable, List, Optional
+
+import yaml
+from yacs.config import CfgNode as _YacsNode
+
+__all__ = ["CfgNode", "ConfigError", "get_cfg", "BASE_KEY"]
+
+logger = logging.getLogger(__name__)
+
+BASE_KEY = "_BASE_"
+
+
+class ConfigError(KeyError):
+    """A config file or override names a key or value the defaults tree does not accept."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly
+        return str(self.args[0]) if self.args else ""
+
+
+def _flat_keys(node: _YacsNode, prefix: str = "") -> List[str]:
+    keys = []
+    for k, v in node.items():
+        full = f"{prefix}{k}"
+        keys.append(full)
+        if isinstance(v, _YacsNode):
+            keys.extend(_flat_keys(v, full + "."))
+    return keys
+
+
+def _merge_dicts(base: Dict[str, Any], child: Dict[str, Any], path: str) -> Dict[str, Any]:
+    for k, v in child.items():
+        if isinstance(v, dict) and k in base:
+            if not isinstance(base[k], dict):
+                raise ConfigError(f"{path}: key '{k}' is a mapping here but not in its _BASE_ file")
+            _merge_dicts(base[k], v, path)
+        else:
+            base[k] = v
+    return base
+
+
+class CfgNode(_YacsNode):
+    """yacs CfgNode with ``_BASE_`` inheritance and unknown-key errors that suggest fixes."""
+
+    @classmethod
+    def load_yaml_with_base(cls, filename: str, _seen: Optional[Iterable[str]] = None) -> Dict[str, Any]:
+        """Load ``filename`` and, recursively, the ``_BASE_`` files it names; child values win."""
+        filename = os.path.abspath(os.path.expanduser(filename))
+        seen = list(_seen or [])
+        if filename in seen:
+            raise ConfigError(f"{filename}: _BASE_ chain loops back to itself ({' -> '.join(seen)})")
+        if not os.path.isfile(filename):
+            raise FileNotFoundError(f"config file not found: {filename}")
+        with open(filename) as f:
+            try:
+                cfg = yaml.safe_load(f) or {}
+            except yaml.YAMLError as e:
+                raise ConfigError(f"{filename}: not valid YAML ({e})") from e
+        if not isinstance(cfg, dict):
+            raise ConfigError(f"{filename}: expected a mapping of config keys at the top level")
+        base = cfg.pop(BASE_KEY, None)
+        if base is None:
+            return cfg
+        if not isinstance(base, str):
+            raise ConfigError(f"{filename}: _BASE_ must be a path string, got {base!r}")
+        base = os.path.expanduser(base)
+        if not os.path.isabs(base):
+            base = os.path.join(os.path.dirname(filename), base)
+        base_cfg = cls.load_yaml_with_base(base, seen + [filename])
+        return _merge_dicts(base_cfg, cfg, filename)
+
+    def _suggest(self, key: str) -> str:
+        close = difflib.get_close_matches(key, _flat_keys(self), n=3, cutoff=0.5)
+        if not close:
+            leaf = key.split(".")[-1]
+            close = [k for k in _flat_keys(self) if k.split(".")[-1] == leaf][:3]
+        return ", ".join(close) if close else "none"
+
+    def _check_known(self, flat: Dict[str, Any], where: str) -> None:
+        known = set(_flat_keys(self))
+        for key in flat:
+            if key not in known:
+                raise ConfigError(
+                    f"unknown config key '{key}' in {where}; closest existing keys: {self._suggest(key)}"
+                )
+
+    def merge_from_file(self, cfg_filename: str, allow_unsafe: bool = False) -> None:
+        """Merge a YAML file (and its ``_BASE_`` chain) into this node, rejecting unknown keys."""
+        loaded = self.load_yaml_with_base(cfg_filename)
+        self._check_known(_flatten_dict(loaded), cfg_filename)
+        try:
+            self.merge_from_other_cfg(type(self)(loaded))
+        except (KeyError, ValueError, AssertionError) as e:
+            raise ConfigError(f"{cfg_filename}: {_one_line(e)}") from e
+
+    def merge_from_list(self, cfg_list: list) -> None:
+        """Merge ``KEY VALUE`` pairs from the command line, rejecting unknown keys."""
+        if len(cfg_list) % 2 != 0:
+            raise ConfigError(
+                f"command-line overrides must be KEY VALUE pairs; got an odd number of items: {cfg_list}"
+            )
+        keys = [k for k in cfg_list[0::2]]
+        for k in keys:
+            if k == BASE_KEY:
+                raise ConfigError("_BASE_ cannot be given on the command line")
+        self._check_known({k: None for k in keys}, "the command-line overrides")
+        try:
+            super().merge_from_list(cfg_list)
+        except (KeyError, ValueError, AssertionError) as e:
+            raise ConfigError(f"command-line overrides: {_one_line(e)}") from e
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def _flatten_dict(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for k, v in d.items():
+        full = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out[full] = None
+            out.update(_flatten_dict(v, full + "."))
+        else:
+            out[full] = v
+    return out
+
+
+def get_cfg(load_plugins: bool = True) -> CfgNode:
+    """A fresh copy of the defaults tree.
+
+    With ``load_plugins`` the config hooks that installed packages announce through the
+    ``fastreid.config`` entry-point group (e.g. MSINet's ``add_msinet_config``) are applied, so their
+    keys are known before a YAML is merged.
+    """
+    from .defaults import _C
+
+    cfg = _C.clone()
+    if load_plugins:
+        from fastreid.utils.plugins import apply_config_plugins
+
+        apply_config_plugins(cfg)
+    return cfg

@@ -1,0 +1,26 @@
+"""The META_ARCH registry.
+
+A registered entry is a builder ``fn(cfg) -> nn.Module`` (classes with ``from_config``-style
+construction register a small function or classmethod). The model's ``forward(batch)`` takes a dict
+with ``"images"`` (B, 3, H, W) on the 0..255 scale (and ``"targets"`` in training), or a bare image
+tensor in eval mode; it returns a ``Dict[str, Tensor]`` of loss terms in training and the test feature
+``Tensor (B, D)`` in eval mode.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from fastreid.utils.registry import Registry
+
+__all__ = ["META_ARCH_REGISTRY", "build_model"]
+
+META_ARCH_REGISTRY = Registry("META_ARCH")
+META_ARCH_REGISTRY.__doc__ = __doc__
+
+
+def build_model(cfg) -> nn.Module:
+    """Build ``cfg.MODEL.META_ARCHITECTURE`` on ``cfg.MODEL.DEVICE``; loads no weights."""
+    model = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)(cfg)
+    return model.to(torch.device(cfg.MODEL.DEVICE))
