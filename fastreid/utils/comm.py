@@ -1,0 +1,96 @@
+"""Process-group helpers that also work when torch.distributed is not initialised (one process)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Dict, List
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+__all__ = [
+    "get_world_size", "get_rank", "get_local_rank", "get_local_size", "is_main_process",
+    "synchronize", "all_gather", "shared_random_seed", "reduce_dict", "set_local_group",
+]
+
+_LOCAL_GROUP = None
+
+
+def _ready() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def get_world_size() -> int:
+    return dist.get_world_size() if _ready() else 1
+
+
+def get_rank() -> int:
+    return dist.get_rank() if _ready() else 0
+
+
+def set_local_group(group) -> None:
+    """Remember the process group of this machine's processes (set by ``launch``)."""
+    global _LOCAL_GROUP
+    _LOCAL_GROUP = group
+
+
+def get_local_rank() -> int:
+    if not _ready() or _LOCAL_GROUP is None:
+        return get_rank() if _ready() else 0
+    return dist.get_rank(group=_LOCAL_GROUP)
+
+
+def get_local_size() -> int:
+    if not _ready() or _LOCAL_GROUP is None:
+        return get_world_size()
+    return dist.get_world_size(group=_LOCAL_GROUP)
+
+
+def is_main_process() -> bool:
+    return get_rank() == 0
+
+
+def synchronize() -> None:
+    """Barrier across all processes; a no-op with one process."""
+    if get_world_size() > 1:
+        dist.barrier()
+
+
+@functools.lru_cache()
+def _cpu_group():
+    # gloo group for pickled objects, so NCCL runs can still gather Python objects on the CPU
+    if dist.get_backend() == "nccl":
+        return dist.new_group(backend="gloo")
+    return dist.group.WORLD
+
+
+def all_gather(data: Any) -> List[Any]:
+    """Gather a picklable object from every process; returns the list ordered by rank."""
+    if get_world_size() == 1:
+        return [data]
+    out: List[Any] = [None] * get_world_size()
+    dist.all_gather_object(out, data, group=_cpu_group())
+    return out
+
+
+def shared_random_seed() -> int:
+    """A random int drawn on rank 0 and shared by all processes (same sampler order everywhere)."""
+    seed = int(np.random.randint(2**31))
+    return int(all_gather(seed)[0])
+
+
+def reduce_dict(values: Dict[str, torch.Tensor], average: bool = True) -> Dict[str, torch.Tensor]:
+    """Sum (or average) a dict of scalar tensors over processes; keys must match on every rank."""
+    world = get_world_size()
+    if world < 2:
+        return values
+    with torch.no_grad():
+        names = sorted(values.keys())
+        stacked = torch.stack([values[k].detach().float() for k in names])
+        dist.all_reduce(stacked)
+        if average:
+            stacked /= world
+        return {k: v for k, v in zip(names, stacked)}
+
+
