@@ -1,0 +1,134 @@
+"""The Multi-Scale Interaction (MSI) cell of MSINet (CVPR 2023, Sec. 3.2, Fig. 2) and its layers.
+
+An MSI cell maps ``(B, C_in, H, W)`` to ``(B, C_out, H, W)`` through two branches of different
+receptive fields:
+
+    x -> reduce_a (1x1 conv+BN+ReLU to mid) -> round1_a (depth_a LightConv3x3) -\\
+                                                                                  interact1 -> round2 ...
+    x -> reduce_b (1x1 conv+BN+ReLU to mid) -> round1_b (depth_b LightConv3x3) -/
+
+After the second interaction each branch is projected back to C_out by its own 1x1 conv + BN (no
+ReLU), the two are fused (sum, minus or mul), the identity (projected when C_in != C_out) is added and
+a ReLU applied. ``scale_ratio = (depth_a, depth_b)`` is (1, 3) in the paper ("3:1").
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .interaction import build_interaction
+
+__all__ = ["ConvBNReLU", "Conv1x1Linear", "LightConv3x3", "MSICell", "FUSIONS"]
+
+FUSIONS = ("sum", "minus", "mul")
+
+
+class ConvBNReLU(nn.Sequential):
+    """Convolution without bias, BatchNorm, ReLU: ``(B, C_in, H, W) -> (B, C_out, H', W')``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1,
+                 padding: int = 0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False)
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+
+
+class Conv1x1Linear(nn.Sequential):
+    """1x1 convolution without bias followed by BatchNorm (no activation)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+        self.bn = nn.BatchNorm2d(out_channels)
+
+
+class LightConv3x3(nn.Sequential):
+    """Light 3x3 conv: 1x1 conv (no BN) then depth-wise 3x3 conv, BN, ReLU; keeps the spatial size."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+        self.depthwise = nn.Conv2d(out_channels, out_channels, 3, padding=1, groups=out_channels, bias=False)
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+
+
+def _light_stack(channels: int, depth: int) -> nn.Sequential:
+    return nn.Sequential(*[LightConv3x3(channels, channels) for _ in range(depth)])
+
+
+OpSpec = Union[str, nn.Module]
+
+
+class MSICell(nn.Module):
+    """One MSI cell with two interaction modules.
+
+    Args:
+        in_channels, out_channels: channels of the input and output maps.
+        ops: the two interaction modules, each an op name (``"none"``, ``"exchange"``, ``"gate"``,
+            ``"attention"``) or an already-built module taking ``(x1, x2) -> (y1, y2)`` (a supernet's
+            mixed op). Subclasses may instead override :meth:`make_interaction`.
+        fusion: how the branches are merged: ``"sum"`` (a + b), ``"minus"`` (a - b) or ``"mul"`` (a * b).
+        scale_ratio: LightConv3x3 depth of branch A and branch B in each of the two rounds.
+        mid_channels: width of the branches; default ``out_channels // 4`` (the searched MSINet).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, ops: Sequence[OpSpec] = ("none", "none"),
+                 fusion: str = "sum", scale_ratio: Sequence[int] = (1, 3),
+                 mid_channels: Union[int, None] = None) -> None:
+        super().__init__()
+        if len(ops) != 2:
+            raise ValueError(f"MSICell ops: expected 2 interaction ops, got {len(ops)} ({list(ops)!r})")
+        if fusion not in FUSIONS:
+            raise ValueError(f"MSICell fusion: {fusion!r} is not a fusion; expected one of {', '.join(FUSIONS)}")
+        depth_a, depth_b = (int(d) for d in scale_ratio)
+        if depth_a < 1 or depth_b < 1:
+            raise ValueError(f"MSICell scale_ratio: {tuple(scale_ratio)!r}; expected two depths >= 1")
+        mid = int(mid_channels) if mid_channels else out_channels // 4
+        self.in_channels, self.out_channels, self.mid_channels = in_channels, out_channels, mid
+        self.fusion = fusion
+
+        self.reduce_a = ConvBNReLU(in_channels, mid)
+        self.reduce_b = ConvBNReLU(in_channels, mid)
+        self.round1_a = _light_stack(mid, depth_a)
+        self.round1_b = _light_stack(mid, depth_b)
+        self.interact1 = self.make_interaction(ops[0], mid)
+        self.round2_a = _light_stack(mid, depth_a)
+        self.round2_b = _light_stack(mid, depth_b)
+        self.interact2 = self.make_interaction(ops[1], mid)
+        self.expand_a = Conv1x1Linear(mid, out_channels)
+        self.expand_b = Conv1x1Linear(mid, out_channels)
+        self.shortcut = Conv1x1Linear(in_channels, out_channels) if in_channels != out_channels else None
+
+    def make_interaction(self, op: OpSpec, channels: int) -> nn.Module:
+        """Build one interaction module for branches of ``channels`` channels (override in a supernet)."""
+        if isinstance(op, nn.Module):
+            return op
+        return build_interaction(op, channels)
+
+    def _fuse(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if self.fusion == "sum":
+            return a + b
+        if self.fusion == "minus":
+            return a - b
+        return a * b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, H, W) -> (B, C_out, H, W)``."""
+        a, b = self.round1_a(self.reduce_a(x)), self.round1_b(self.reduce_b(x))
+        a, b = self.interact1(a, b)
+        a, b = self.round2_a(a), self.round2_b(b)
+        a, b = self.interact2(a, b)
+        out = self._fuse(self.expand_a(a), self.expand_b(b))
+        identity = x if self.shortcut is None else self.shortcut(x)
+        return F.relu(out + identity)
+
+    @property
+    def interactions(self) -> Tuple[nn.Module, nn.Module]:
+        """The two interaction modules, in order."""
+        return self.interact1, self.interact2

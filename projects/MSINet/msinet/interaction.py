@@ -1,0 +1,137 @@
+"""Interaction modules (IM) of the Multi-Scale Interaction search space (MSINet, CVPR 2023, Sec. 3.2).
+
+An interaction module takes the pair of branch features ``(x1, x2)`` of an MSI cell, both
+``(B, C, H, W)`` with the same shape, and returns a new pair of the same shapes. The four options of
+the search space, by their op names:
+
+- ``"none"`` (:class:`NoInteraction`): returns ``(x1, x2)``;
+- ``"exchange"`` (:class:`Exchange`): returns ``(x2, x1)``;
+- ``"gate"`` (:class:`ChannelGate`): one channel-gate MLP shared by both branches,
+  returns ``(x1 * g(x1), x2 * g(x2))``;
+- ``"attention"`` (:class:`CrossAttention`): channel attention whose keys are exchanged between the
+  branches, added back with one learnable scale ``gamma`` (initialised to 0).
+
+Every module is built as ``INTERACTION_OPS[name](channels)`` so a cell (or a supernet's mixed op) can
+create any option from its name.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = [
+    "NoInteraction",
+    "Exchange",
+    "ChannelGate",
+    "CrossAttention",
+    "INTERACTION_OPS",
+    "OP_NAMES",
+    "build_interaction",
+    "check_op_name",
+]
+
+Pair = Tuple[torch.Tensor, torch.Tensor]
+
+
+class NoInteraction(nn.Module):
+    """The "none" option: the branches pass through unchanged (no parameters)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> Pair:
+        return x1, x2
+
+
+class Exchange(nn.Module):
+    """The "exchange" option: the two branches swap their features (no parameters)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> Pair:
+        return x2, x1
+
+
+class ChannelGate(nn.Module):
+    """The "gate" option: a channel gate whose MLP is shared by both branches.
+
+    g(x) = sigmoid(fc2(relu(fc1(GAP(x))))), fc1: C -> C/reduction and fc2: C/reduction -> C as 1x1 convs
+    with bias. Each branch is multiplied by its own gate ``(B, C, 1, 1)``.
+    """
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.fc1 = nn.Conv2d(channels, hidden, kernel_size=1, bias=True)
+        self.fc2 = nn.Conv2d(hidden, channels, kernel_size=1, bias=True)
+
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """Channel gate ``(B, C, 1, 1)`` in (0, 1) for features ``(B, C, H, W)``."""
+        pooled = F.adaptive_avg_pool2d(x, 1)
+        return torch.sigmoid(self.fc2(F.relu(self.fc1(pooled))))
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> Pair:
+        # Both branches share the MLP, so their pooled vectors go through it as one batch.
+        gates = self.gate(torch.cat([F.adaptive_avg_pool2d(x1, 1), F.adaptive_avg_pool2d(x2, 1)], 0))
+        g1, g2 = gates.split(x1.shape[0], dim=0)
+        return x1 * g1, x2 * g2
+
+
+class CrossAttention(nn.Module):
+    """The "attention" option: channel attention with the keys of the two branches exchanged.
+
+    With X_i the branch features reshaped to ``(B, C, N)``, N = H * W:
+    energy_1 = X1 X2^T and energy_2 = X2 X1^T (each ``(B, C, C)``); the attention is
+    softmax over the last axis of (row max - energy); out_i = gamma * (attention_i X_i) + x_i with one
+    scalar ``gamma`` shared by both outputs and initialised to 0 (so the module starts as "none").
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    @staticmethod
+    def _attend(energy: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        # Subtracting from the row max turns high correlation into low weight (DANet's channel attention).
+        energy = energy.amax(dim=-1, keepdim=True) - energy
+        return torch.bmm(torch.softmax(energy, dim=-1), value)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> Pair:
+        b, c, h, w = x1.shape
+        q1 = x1.reshape(b, c, h * w)
+        q2 = x2.reshape(b, c, h * w)
+        energy1 = torch.bmm(q1, q2.transpose(1, 2))
+        energy2 = energy1.transpose(1, 2)  # X2 X1^T is the transpose of X1 X2^T
+        out1 = self._attend(energy1, q1).reshape(b, c, h, w)
+        out2 = self._attend(energy2, q2).reshape(b, c, h, w)
+        return self.gamma * out1 + x1, self.gamma * out2 + x2
+
+
+INTERACTION_OPS: Dict[str, Callable[[int], nn.Module]] = {
+    "none": NoInteraction,
+    "exchange": Exchange,
+    "gate": ChannelGate,
+    "attention": CrossAttention,
+}
+# Canonical op order of the search space (the supernet's alpha columns follow its own documented order).
+OP_NAMES: Tuple[str, ...] = tuple(INTERACTION_OPS)
+
+
+def check_op_name(name: object, what: str = "interaction op") -> str:
+    """Return ``name`` if it is a known op name, else raise ValueError listing the valid ones."""
+    if not isinstance(name, str) or name not in INTERACTION_OPS:
+        raise ValueError(f"{what}: {name!r} is not an interaction op; expected one of {', '.join(OP_NAMES)}")
+    return name
+
+
+def build_interaction(name: str, channels: int) -> nn.Module:
+    """Build the interaction module called ``name`` for branches of ``channels`` channels."""
+    return INTERACTION_OPS[check_op_name(name)](channels)
