@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from msinet.memory import TwinMemory, class_centroids
 
 torch.set_num_threads(1)
