@@ -1,0 +1,132 @@
+"""MSINet: the searched Multi-Scale Interaction network (Gu et al., CVPR 2023, Fig. 2).
+
+Stem (7x7 conv stride 2 + BN + ReLU, 3x3 max pool stride 2), then three stages of two MSI cells
+(channels 256, 384, 512); stages 1 and 2 are followed by a transition (1x1 conv + BN + ReLU, 2x2 average
+pool stride 2). A 256x128 input gives a 384 x 16 x 8 map after the stage-2 transition and a 512 x 16 x 8
+final map. The 12 interaction modules follow the genotype (see ``genotypes.py``).
+
+Registered backbone ``msinet`` (MODEL.BACKBONE.NAME); its forward returns
+``{"stage2": (B, 384, H/16, W/16), "final": (B, 512, H/16, W/16)}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Dict, Sequence
+
+import torch
+import torch.nn as nn
+
+from fastreid.modeling.backbones.build import BACKBONE_REGISTRY
+
+from .cell import ConvBNReLU, MSICell
+from .genotypes import NUM_INTERACTIONS, genotype_to_cells, resolve_genotype
+
+__all__ = ["MSINet", "Transition", "init_msinet_weights", "build_msinet_backbone"]
+
+logger = logging.getLogger(__name__)
+
+
+class Transition(nn.Sequential):
+    """1x1 conv + BN + ReLU then 2x2 average pool, stride 2: halves H and W."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = ConvBNReLU(channels, channels)
+        self.pool = nn.AvgPool2d(2, stride=2)
+
+
+def init_msinet_weights(module: nn.Module) -> None:
+    """The authors' init: convs kaiming normal (fan_out, relu), norms 1/0, linears N(0, 0.01)/0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class MSINet(nn.Module):
+    """The MSINet backbone.
+
+    Args:
+        genotype: 12 op names, two per cell in network order.
+        channels: stem channels and the three stage channels.
+        fusion: branch fusion of every cell (``sum``, ``minus``, ``mul``).
+        scale_ratio: LightConv3x3 depths of the two branches per round.
+
+    ``forward(x (B, 3, H, W) normalised) -> {"stage2", "final"}``; ``out_channels`` gives their channels.
+    """
+
+    def __init__(self, genotype: Sequence[str], channels: Sequence[int] = (64, 256, 384, 512),
+                 fusion: str = "sum", scale_ratio: Sequence[int] = (1, 3)) -> None:
+        super().__init__()
+        if len(genotype) != NUM_INTERACTIONS:
+            raise ValueError(f"MSINet genotype: expected {NUM_INTERACTIONS} ops, got {len(genotype)}")
+        if len(channels) != 4:
+            raise ValueError(f"MSINet channels: expected 4 values (stem + 3 stages), got {list(channels)}")
+        self.genotype = list(genotype)
+        c0, c1, c2, c3 = (int(c) for c in channels)
+        cell_ops = genotype_to_cells(self.genotype)
+
+        def stage(cin: int, cout: int, first: int) -> nn.Sequential:
+            return nn.Sequential(
+                MSICell(cin, cout, cell_ops[first], fusion, scale_ratio),
+                MSICell(cout, cout, cell_ops[first + 1], fusion, scale_ratio),
+            )
+
+        self.stem = nn.Sequential(ConvBNReLU(3, c0, 7, stride=2, padding=3), nn.MaxPool2d(3, 2, padding=1))
+        self.stage1 = stage(c0, c1, 0)
+        self.transition1 = Transition(c1)
+        self.stage2 = stage(c1, c2, 2)
+        self.transition2 = Transition(c2)
+        self.stage3 = stage(c2, c3, 4)
+        self.out_channels: Dict[str, int] = {"stage2": c2, "final": c3}
+        init_msinet_weights(self)
+
+    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        x = self.stem(x)
+        x = self.transition1(self.stage1(x))
+        stage2 = self.transition2(self.stage2(x))
+        return {"stage2": stage2, "final": self.stage3(stage2)}
+
+
+@BACKBONE_REGISTRY.register(name="msinet")
+def build_msinet_backbone(cfg) -> MSINet:
+    """Build MSINet from MODEL.MSINET.{GENOTYPE, SEED, FUSION, SCALE_RATIO, CHANNELS}."""
+    m = cfg.MODEL.MSINET
+    genotype = resolve_genotype(m.GENOTYPE, seed=int(m.SEED))
+    if len(m.SCALE_RATIO) != 2:
+        raise ValueError(f"MODEL.MSINET.SCALE_RATIO: {list(m.SCALE_RATIO)}; expected two depths [A, B]")
+    if m.FUSION not in ("sum", "minus", "mul"):
+        raise ValueError(f"MODEL.MSINET.FUSION: {m.FUSION!r}; expected one of sum, minus, mul")
+    logger.info("MSINet genotype: %s", ", ".join(genotype))
+    model = MSINet(genotype, channels=tuple(m.CHANNELS), fusion=m.FUSION, scale_ratio=tuple(m.SCALE_RATIO))
+    if cfg.MODEL.BACKBONE.PRETRAIN:
+        _load_pretrained(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH)
+    return model
+
+
+def _load_pretrained(model: MSINet, path: str) -> None:
+    """Load ImageNet weights (ours, or the authors' layout converted on the fly); report what is left."""
+    import os
+
+    from .convert import convert_backbone_state_dict, extract_state_dict
+
+    if not path or not os.path.isfile(path):
+        raise FileNotFoundError(f"MODEL.BACKBONE.PRETRAIN_PATH: {path!r} is not a file (PRETRAIN is True)")
+    state = extract_state_dict(torch.load(path, map_location="cpu", weights_only=False))
+    if any(k.startswith("cells.") for k in state):
+        state = convert_backbone_state_dict(state)
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    result = model.load_state_dict(usable, strict=False)
+    skipped = sorted(set(state) - set(usable))
+    logger.info("MSINet ImageNet weights from %s: %d tensors loaded; missing %s; not used %s",
+                path, len(usable), result.missing_keys, skipped)
