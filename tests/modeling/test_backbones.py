@@ -1,0 +1,118 @@
+"""Backbone output shapes, parameter counts, last stride and local-weight loading."""
+
+import pytest
+import torch
+from torchvision.models import resnet50
+
+from fastreid.modeling.backbones import BACKBONE_REGISTRY, OSNet, ResNet50, build_backbone
+from fastreid.modeling.backbones.pretrain import load_pretrained_weights
+
+
+def _n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def _osnet_param_count_from_paper(channels=(64, 256, 384, 512)):
+    """OSNet x1.0 size from the architecture description (conv + BN counted by hand)."""
+    def conv_bn(i, o, k=1):
+        return i * o * k * k + 2 * o
+
+    def lite(c):  # 1x1 conv, depth-wise 3x3, BN
+        return c * c + 9 * c + 2 * c
+
+    def gate(c):
+        h = c // 16
+        return c * h + h + h * c + c
+
+    def block(i, o):
+        mid = o // 4
+        n = conv_bn(i, mid) + (1 + 2 + 3 + 4) * lite(mid) + gate(mid) + conv_bn(mid, o)
+        return n + (conv_bn(i, o) if i != o else 0)
+
+    stem = conv_bn(3, channels[0], 7)
+    stages = 0
+    for s in range(3):
+        i, o = channels[s], channels[s + 1]
+        stages += block(i, o) + block(o, o) + (conv_bn(o, o) if s < 2 else 0)
+    return stem + stages + conv_bn(channels[3], channels[3])
+
+
+def test_resnet50_has_torchvision_parameter_count_without_fc():
+    assert _n_params(ResNet50()) == 23_508_032
+
+
+def test_osnet_parameter_count_matches_architecture_and_paper():
+    backbone = OSNet()
+    assert _n_params(backbone) == _osnet_param_count_from_paper()
+    # The reference OSNet x1.0 (2.17 M without classifier, quoted to 3 significant figures, so +-5 k)
+    # ends with a 512 -> 512 fc + BN1d, which this toolbox puts in the head (EMBEDDING_DIM 512 + BNNeck).
+    with_fc = _n_params(backbone) + 512 * 512 + 2 * 512
+    assert abs(with_fc - 2_170_000) <= 5_000
+
+
+@pytest.mark.parametrize("last_stride,final_hw", [(1, (4, 2)), (2, (2, 1))])
+def test_resnet50_shapes_and_last_stride(cfg, last_stride, final_hw):
+    cfg.MODEL.BACKBONE.LAST_STRIDE = last_stride
+    model = build_backbone(cfg).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 32))
+    expected = {"layer1": (256, 16, 8), "layer2": (512, 8, 4), "layer3": (1024, 4, 2),
+                "layer4": (2048, *final_hw), "final": (2048, *final_hw)}
+    assert {k: tuple(v.shape[1:]) for k, v in out.items()} == expected
+    assert model.out_channels == {k: v[0] for k, v in expected.items()}
+
+
+def test_osnet_shapes_and_stage2_map_at_256x128(cfg):
+    cfg.MODEL.BACKBONE.NAME = "osnet"
+    model = build_backbone(cfg).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 256, 128))
+    expected = {"stage1": (256, 32, 16), "stage2": (384, 16, 8), "stage3": (512, 16, 8), "final": (512, 16, 8)}
+    assert {k: tuple(v.shape[1:]) for k, v in out.items()} == expected
+    assert model.out_channels == {k: v[0] for k, v in expected.items()}
+
+
+def test_unknown_backbone_name_lists_registered_ones(cfg):
+    cfg.MODEL.BACKBONE.NAME = "resnet5O"
+    with pytest.raises(KeyError) as err:
+        build_backbone(cfg)
+    assert "osnet" in str(err.value) and "resnet50" in str(err.value)
+    assert BACKBONE_REGISTRY.get("ResNet50") is BACKBONE_REGISTRY.get("resnet50")
+
+
+def test_resnet50_loads_a_local_torchvision_checkpoint(cfg, tmp_path, caplog):
+    reference = resnet50(weights=None)
+    with torch.no_grad():
+        reference.layer4[2].conv3.weight.fill_(0.125)
+    path = tmp_path / "resnet50.pth"
+    torch.save(reference.state_dict(), path)
+    cfg.MODEL.BACKBONE.PRETRAIN, cfg.MODEL.BACKBONE.PRETRAIN_PATH = True, str(path)
+    with caplog.at_level("WARNING"):
+        model = build_backbone(cfg)
+    assert torch.equal(model.layer4[2].conv3.weight, reference.layer4[2].conv3.weight)
+    assert torch.equal(model.conv1.weight, reference.conv1.weight)
+    assert "missing" not in caplog.text and "does not use" not in caplog.text  # fc.* is expected and ignored
+
+
+def test_missing_pretrain_file_names_the_config_key(cfg, tmp_path):
+    cfg.MODEL.BACKBONE.PRETRAIN, cfg.MODEL.BACKBONE.PRETRAIN_PATH = True, str(tmp_path / "nope.pth")
+    with pytest.raises(FileNotFoundError, match="MODEL.BACKBONE.PRETRAIN_PATH.*nope.pth"):
+        build_backbone(cfg)
+    cfg.MODEL.BACKBONE.PRETRAIN_PATH = ""
+    with pytest.raises(ValueError, match="MODEL.BACKBONE.PRETRAIN_PATH is empty"):
+        build_backbone(cfg)
+
+
+def test_loader_reports_missing_unexpected_and_mismatched_keys(tmp_path):
+    model = OSNet()
+    state = {"module." + k: v for k, v in model.state_dict().items()}  # DataParallel prefix is stripped
+    del state["module.conv_out.0.weight"]
+    state["module.extra.weight"] = torch.zeros(3)
+    state["module.stem.0.0.weight"] = torch.zeros(1, 3, 7, 7)
+    path = tmp_path / "osnet.pth"
+    torch.save({"state_dict": state}, path)
+    report = load_pretrained_weights(model, str(path))
+    assert report.missing == ["conv_out.0.weight"]
+    assert report.unexpected == ["extra.weight"]
+    assert report.mismatched == ["stem.0.0.weight"]
+    assert torch.equal(model.stage3[1].expand[0].weight, state["module.stage3.1.expand.0.weight"])
