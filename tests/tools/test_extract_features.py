@@ -1,0 +1,71 @@
+"""tools/extract_features.py: folders / list files -> a .npz of paths and unit-length features."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import SIZE_HW, load_tool
+
+from fastreid.config import get_cfg
+from fastreid.engine.predictor import DefaultPredictor, read_image
+
+tool = load_tool("extract_features")
+
+
+def test_folder_features_match_the_predictor(tmp_path, osnet_model, colour_folder):
+    config, weights = osnet_model
+    out = tmp_path / "feats.npz"
+    assert tool.main(["--input", str(colour_folder), "--output", str(out), "--batch-size", "5",
+                      "--config-file", str(config), "--weights", str(weights)]) == 0
+    data = np.load(out)
+    paths = [str(p) for p in data["paths"]]
+    assert len(paths) == 12 and paths == sorted(paths)
+    assert list(data["size_hw"]) == list(SIZE_HW)
+    feats = data["features"]
+    assert feats.shape == (12, 512) and feats.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(feats, axis=1), 1.0, atol=1e-5)
+    cfg = get_cfg()
+    cfg.merge_from_file(str(config))
+    cfg.MODEL.WEIGHTS = str(weights)
+    expected = DefaultPredictor(cfg)(torch.stack([read_image(p, SIZE_HW) for p in paths[:3]]))
+    np.testing.assert_allclose(feats[:3], expected.numpy(), atol=1e-5)
+
+
+def test_list_file_paths_are_relative_to_the_list(tmp_path, osnet_model, colour_folder):
+    config, weights = osnet_model
+    lst = colour_folder / "list.txt"
+    lst.write_text("# two images\n002/c0_0.png\n\n001/c1_1.png  # trailing comment\n")
+    out = tmp_path / "sub" / "f.npz"
+    tool.main(["--input", str(lst), "--output", str(out), "--config-file", str(config), "--weights", str(weights)])
+    paths = [str(p) for p in np.load(out)["paths"]]
+    assert [p.split("images/")[1] for p in paths] == ["002/c0_0.png", "001/c1_1.png"]
+
+
+def test_without_weights_is_a_one_line_error(tmp_path, osnet_model, colour_folder):
+    with pytest.raises(SystemExit, match="no weights .* --weights FILE"):
+        tool.main(["--input", str(colour_folder), "--output", str(tmp_path / "f.npz"),
+                   "--config-file", str(osnet_model[0])])
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("missing_dir", "no such file or folder: .*missing_dir"),
+    ("list.txt", "list.txt:1: image file not found: ghost.png"),
+])
+def test_missing_inputs_are_named(tmp_path, osnet_model, bad, message):
+    (tmp_path / "list.txt").write_text("ghost.png\n")
+    with pytest.raises(SystemExit, match=message):
+        tool.main(["--input", str(tmp_path / bad), "--output", str(tmp_path / "f.npz"),
+                   "--config-file", str(osnet_model[0]), "--weights", str(osnet_model[1])])
+
+
+def test_untrained_config_without_class_count_points_to_training_config(tmp_path, colour_folder):
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("MODEL:\n  DEVICE: cpu\n  BACKBONE:\n    NAME: osnet\n")
+    with pytest.raises(SystemExit, match="NUM_CLASSES is 0; use the config.yaml"):
+        tool.main(["--input", str(colour_folder), "--output", str(tmp_path / "f.npz"),
+                   "--config-file", str(cfg), "--random-weights"])
+
+
+def test_help_exits_cleanly(capsys):
+    with pytest.raises(SystemExit) as e:
+        tool.main(["--help"])
+    assert e.value.code == 0 and "--dataset" in capsys.readouterr().out

@@ -1,0 +1,116 @@
+#!/usr/bin/env python
+"""Extract L2-normalised ReID features of images into one ``.npz`` file.
+
+Inputs are image files, folders (searched recursively) or ``.txt`` list files (one path per line,
+relative to the list file), or ``--dataset NAME`` for the query + gallery of a registered test dataset
+(the file then also stores pids, camids and num_query, which ``tools/visualize_ranks.py`` reads).
+
+Examples::
+
+    python tools/extract_features.py --config-file cfg.yml --weights model.pth \\
+        --input gallery/ --output gallery.npz
+    python tools/extract_features.py --config-file cfg.yml --weights model.pth \\
+        --dataset PKUReid --output pku.npz
+
+The features come from :class:`fastreid.engine.predictor.DefaultPredictor` (images resized to
+INPUT.SIZE_TEST, 0..255 RGB, model normalisation inside); ``features @ features.T`` is the cosine
+similarity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import (  # noqa: E402
+    ToolError,
+    add_model_arguments,
+    build_predictor,
+    cli_errors,
+    collect_images,
+    save_features,
+    setup_logging,
+)
+
+logger = logging.getLogger("fastreid.tools.extract_features")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Extract L2-normalised ReID features of images (or of a test dataset) into a .npz file.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", nargs="+", metavar="PATH", help="image files, folders or .txt list files")
+    src.add_argument("--dataset", metavar="NAME", help="registered test dataset: query + gallery with identities")
+    parser.add_argument("--output", required=True, metavar="FILE", help="features file to write (.npz)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
+    add_model_arguments(parser)
+    return parser
+
+
+def _progress(start: float):
+    state = {"last": 0.0}
+
+    def report(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done == total or now - state["last"] > 2.0:
+            state["last"] = now
+            rate = done / max(now - start, 1e-9)
+            logger.info("features: %d / %d images (%.1f img/s)", done, total, rate)
+
+    return report
+
+
+def extract_dataset(predictor, name: str):
+    """Features, paths, pids, camids and num_query of a registered test dataset (query first)."""
+    from fastreid.data import build_reid_test_loader
+
+    loader, num_query = build_reid_test_loader(predictor.cfg, name)
+    feats, paths, pids, camids = [], [], [], []
+    total = len(loader.dataset)
+    report = _progress(time.perf_counter())
+    for batch in loader:
+        feats.append(predictor(batch["images"]))
+        paths.extend(batch["img_paths"])
+        pids.extend(torch.as_tensor(batch["targets"]).tolist())
+        camids.extend(torch.as_tensor(batch["camids"]).tolist())
+        report(len(paths), total)
+    return torch.cat(feats).numpy(), paths, pids, camids, num_query
+
+
+@cli_errors
+def main(argv: Optional[List[str]] = None) -> int:
+    args = get_parser().parse_args(argv)
+    setup_logging()
+    if args.batch_size < 1:
+        raise ToolError(f"--batch-size: {args.batch_size}; expected a positive integer")
+    predictor = build_predictor(args)
+    start = time.perf_counter()
+    if args.dataset:
+        feats, paths, pids, camids, num_query = extract_dataset(predictor, args.dataset)
+        save_features(args.output, paths, feats, predictor.size_hw, pids, camids, num_query)
+        extra = f", {num_query} query + {len(paths) - num_query} gallery"
+    else:
+        paths = collect_images(args.input)
+        logger.info("extracting %d images at %s (H, W)", len(paths), predictor.size_hw)
+        feats = predictor.run_on_files(paths, args.batch_size, _progress(start)).numpy()
+        save_features(args.output, paths, feats, predictor.size_hw)
+        extra = ""
+    logger.info("wrote %s: %d x %d features%s in %.1f s", args.output, feats.shape[0], feats.shape[1],
+                extra, time.perf_counter() - start)
+    if not np.isfinite(feats).all():
+        raise ToolError(f"{args.output}: some features are not finite (NaN or inf); check the weights")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
