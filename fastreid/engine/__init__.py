@@ -1,0 +1,21 @@
+"""Training engine: the hook-driven loop, default hooks, DefaultTrainer, CLI helpers and DDP launch."""
+
+from .defaults import DefaultTrainer, default_argument_parser, default_setup
+from .hooks import (
+    CallbackHook,
+    EvalHook,
+    IterationTimer,
+    LayerFreeze,
+    LRScheduler,
+    PeriodicCheckpointer,
+    PeriodicWriter,
+    PreciseBN,
+)
+from .launch import launch
+from .train_loop import AMPTrainer, HookBase, SimpleTrainer, TrainerBase
+
+__all__ = [
+    "HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer", "DefaultTrainer", "default_argument_parser",
+    "default_setup", "launch", "CallbackHook", "IterationTimer", "LRScheduler", "PreciseBN", "LayerFreeze",
+    "EvalHook", "PeriodicCheckpointer", "PeriodicWriter",
+]

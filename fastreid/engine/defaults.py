@@ -1,0 +1,312 @@
+"""The standard command line, run setup and ``DefaultTrainer``.
+
+``DefaultTrainer(cfg)`` builds every stage through a classmethod a subclass may override
+(``build_model``, ``build_optimizer``, ``build_lr_scheduler``, ``build_train_loader``,
+``build_test_loader``, ``build_evaluator``, ``test``) and registers ``build_hooks()``. The data,
+modeling and evaluation packages are imported inside those classmethods, so the engine imports (and a
+subclass that replaces them works) without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional
+
+import torch
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel
+
+from fastreid.utils import comm
+from fastreid.utils.checkpoint import Checkpointer
+from fastreid.utils.env import collect_env_info, derive_seed, seed_all_rng
+from fastreid.utils.events import CommonMetricPrinter, JSONWriter, TensorboardWriter
+from fastreid.utils.logger import setup_logger
+
+from . import hooks
+from .train_loop import AMPTrainer, SimpleTrainer, TrainerBase
+
+__all__ = ["default_argument_parser", "default_setup", "DefaultTrainer"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_argument_parser(description: str = "fastreid training") -> argparse.ArgumentParser:
+    """Flags shared by the tools: config file, resume/eval-only, process layout and KEY VALUE overrides."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config-file", default="", metavar="FILE", help="path to the YAML config")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUTPUT_DIR/last_checkpoint (else start from MODEL.WEIGHTS)")
+    p.add_argument("--eval-only", action="store_true", help="evaluate MODEL.WEIGHTS (strict load) and exit")
+    p.add_argument("--num-gpus", type=int, default=1,
+                   help="processes per machine: one per GPU, or CPU processes (gloo) without CUDA")
+    p.add_argument("--num-machines", type=int, default=1, help="total number of machines")
+    p.add_argument("--machine-rank", type=int, default=0, help="rank of this machine (from 0)")
+    p.add_argument("--dist-url", default="auto",
+                   help="rendezvous URL, e.g. tcp://10.0.0.1:29500; 'auto' picks a free local port")
+    p.add_argument("opts", nargs=argparse.REMAINDER, default=[],
+                   help="config overrides as KEY VALUE pairs, e.g. SOLVER.BASE_LR 0.01")
+    return p
+
+
+def default_setup(cfg, args) -> int:
+    """Prepare a run: output folder, loggers, environment summary, ``config.yaml``, seeds.
+
+    SEED < 0 draws a random seed (logged, and written into the dumped config so the run can be
+    repeated). Returns the seed in use. The cfg is frozen afterwards.
+    """
+    rank = comm.get_rank()
+    output_dir = cfg.OUTPUT_DIR
+    if comm.is_main_process() and output_dir:
+        os.makedirs(output_dir, exist_ok=True)
+    comm.synchronize()
+    for name in ("fastreid", "msinet", "__main__"):
+        setup_logger(output_dir, distributed_rank=rank, name=name)
+    logger.info("Rank of current process: %d. World size: %d", rank, comm.get_world_size())
+    logger.info("Environment info:\n%s", collect_env_info())
+    logger.info("Command line arguments: %s", args)
+    if getattr(args, "config_file", ""):
+        with open(args.config_file) as f:
+            logger.info("Contents of config file %s:\n%s", args.config_file, f.read())
+    seed = cfg.SEED if cfg.SEED >= 0 else int(comm.all_gather(seed_all_rng(-1))[0])
+    cfg.defrost()
+    cfg.SEED = seed
+    cfg.freeze()
+    seed_all_rng(derive_seed(seed, rank))
+    logger.info("Running with full config:\n%s", cfg.dump())
+    if comm.is_main_process() and output_dir:
+        path = os.path.join(output_dir, "config.yaml")
+        with open(path, "w") as f:
+            f.write(cfg.dump())
+        logger.info("Full config saved to %s", path)
+    if not getattr(args, "eval_only", False) and torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = cfg.CUDNN_BENCHMARK
+    return seed
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+class DefaultTrainer(TrainerBase):
+    """Train and evaluate a ReID model described by ``cfg`` with the default hooks.
+
+    Epochs are ``SOLVER.ITERS_PER_EPOCH`` iterations (0 = len(train set) // IMS_PER_BATCH). With
+    SEED >= 0 all RNGs are re-seeded from (SEED, epoch, rank) at every epoch start, and samplers that
+    have ``set_epoch`` restart from their epoch, so ``resume_or_load(resume=True)`` continues a run
+    exactly. Typical use::
+
+        trainer = DefaultTrainer(cfg)
+        trainer.resume_or_load(resume=args.resume)
+        trainer.train()
+    """
+
+    def __init__(self, cfg) -> None:
+        super().__init__()
+        if cfg.SEED >= 0:  # same as default_setup, so a trainer built twice starts identically
+            seed_all_rng(derive_seed(cfg.SEED, comm.get_rank()))
+        data_loader = self.build_train_loader(cfg)
+        cfg = self.auto_scale_hyperparams(cfg, data_loader.dataset.num_classes)
+        self.cfg = cfg
+        model = self.build_model(cfg)
+        optimizer = self.build_optimizer(cfg, model)
+        model = self._wrap_ddp(model)
+        trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
+        self._trainer = trainer_cls(model, data_loader, optimizer)
+        self.iters_per_epoch = self._iters_per_epoch(cfg, data_loader)
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer, self.iters_per_epoch)
+        self.checkpointer = Checkpointer(
+            _unwrap(model), cfg.OUTPUT_DIR, save_to_disk=comm.is_main_process(), optimizer=optimizer,
+            scheduler=self.scheduler, grad_scaler=getattr(self._trainer, "grad_scaler", None),
+        )
+        self.start_epoch = 0
+        self.max_epoch = cfg.SOLVER.MAX_EPOCH
+        self.max_iter = self.max_epoch * self.iters_per_epoch
+        self.best_metric: Optional[float] = None
+        self.last_eval_results: Optional[Dict[str, Any]] = None
+        self.last_eval_epoch: Optional[int] = None
+        self.register_hooks(self.build_hooks())
+
+    # ------------------------------------------------------------------ wiring
+    @property
+    def model(self) -> nn.Module:
+        return self._trainer.model
+
+    @property
+    def data_loader(self):
+        return self._trainer.data_loader
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self._trainer.optimizer
+
+    def _wrap_ddp(self, model: nn.Module) -> nn.Module:
+        if comm.get_world_size() <= 1:
+            return model
+        on_cuda = next(model.parameters()).device.type == "cuda"
+        ids = [comm.get_local_rank()] if on_cuda else None
+        return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+
+    @staticmethod
+    def _iters_per_epoch(cfg, data_loader) -> int:
+        if cfg.SOLVER.ITERS_PER_EPOCH > 0:
+            return cfg.SOLVER.ITERS_PER_EPOCH
+        n = len(data_loader.dataset)
+        ipe = n // cfg.SOLVER.IMS_PER_BATCH
+        if ipe < 1:
+            raise ValueError(
+                f"SOLVER.IMS_PER_BATCH: {cfg.SOLVER.IMS_PER_BATCH} exceeds the {n} training images; expected "
+                "a smaller batch or SOLVER.ITERS_PER_EPOCH > 0"
+            )
+        return ipe
+
+    def resume_or_load(self, resume: bool = True) -> None:
+        """With ``resume`` and a ``last_checkpoint`` in OUTPUT_DIR, restore the full state and continue
+        after its epoch; otherwise load MODEL.WEIGHTS (if set) into the model only."""
+        extra = self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume)
+        if resume and self.checkpointer.has_checkpoint():
+            self.start_epoch = int(extra.get("epoch", -1)) + 1
+            self.best_metric = extra.get("best_metric")
+            for h in self._hooks:
+                if isinstance(h, hooks.PeriodicCheckpointer):
+                    h.best_metric = self.best_metric
+            logger.info("Resuming at epoch %d", self.start_epoch)
+
+    def train(self) -> Optional[Dict[str, Any]]:
+        """Train from ``start_epoch`` to ``SOLVER.MAX_EPOCH``; returns the last evaluation results."""
+        super().train(self.start_epoch, self.max_epoch, self.iters_per_epoch)
+        return self.last_eval_results
+
+    def before_epoch(self) -> None:
+        if self.cfg.SEED >= 0:
+            seed_all_rng(derive_seed(self.cfg.SEED, self.epoch, comm.get_rank()))
+        super().before_epoch()
+
+    def run_step(self) -> None:
+        t = self._trainer
+        t.iter, t.epoch, t.storage = self.iter, self.epoch, self.storage
+        t.run_step()
+
+    # ------------------------------------------------------------------ hooks
+    def build_hooks(self) -> List[hooks.HookBase]:
+        """Timer, LR schedule, optional PreciseBN and LayerFreeze, evaluation, then (main process)
+        checkpointing and writers."""
+        cfg = self.cfg
+        ret: List[Optional[hooks.HookBase]] = [
+            hooks.IterationTimer(),
+            hooks.LRScheduler(self.optimizer, self.scheduler),
+        ]
+        if cfg.TEST.PRECISE_BN.ENABLED:
+            ret.append(hooks.PreciseBN(_unwrap(self.model), self._precise_bn_loader,
+                                       cfg.TEST.PRECISE_BN.NUM_ITER))
+        if cfg.MODEL.FREEZE_LAYERS and cfg.SOLVER.FREEZE_ITERS > 0:
+            ret.append(hooks.LayerFreeze(self.model, cfg.MODEL.FREEZE_LAYERS, cfg.SOLVER.FREEZE_ITERS))
+        ret.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD, lambda: self.test(self.cfg, _unwrap(self.model))))
+        if comm.is_main_process():
+            ret.append(hooks.PeriodicCheckpointer(
+                self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD, extra={"num_classes": cfg.MODEL.HEADS.NUM_CLASSES}
+            ))
+            ret.append(hooks.PeriodicWriter(self.build_writers(), cfg.SOLVER.LOG_PERIOD))
+        return ret
+
+    def build_writers(self) -> list:
+        """Console line, OUTPUT_DIR/metrics.json and TensorBoard (if installed)."""
+        writers: list = [CommonMetricPrinter(self.max_iter)]
+        if self.cfg.OUTPUT_DIR:
+            writers.append(JSONWriter(os.path.join(self.cfg.OUTPUT_DIR, "metrics.json")))
+            tb = TensorboardWriter(self.cfg.OUTPUT_DIR)
+            if tb.enabled:
+                writers.append(tb)
+        return writers
+
+    def _precise_bn_loader(self):
+        cfg = self.cfg.clone()
+        cfg.defrost()
+        cfg.DATALOADER.NUM_WORKERS = 0
+        cfg.DATASETS.NAMES = (cfg.TEST.PRECISE_BN.DATASET,)
+        return self.build_train_loader(cfg)
+
+    # ------------------------------------------------------------------ stages (override these)
+    @staticmethod
+    def auto_scale_hyperparams(cfg, num_classes: int):
+        """Set MODEL.HEADS.NUM_CLASSES from the training set when it is 0; returns the (new) cfg."""
+        if cfg.MODEL.HEADS.NUM_CLASSES > 0:
+            return cfg
+        frozen = cfg.is_frozen()
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.MODEL.HEADS.NUM_CLASSES = int(num_classes)
+        logger.info("MODEL.HEADS.NUM_CLASSES set to %d from the training set", num_classes)
+        if comm.is_main_process() and cfg.OUTPUT_DIR and os.path.isdir(cfg.OUTPUT_DIR):
+            with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+                f.write(cfg.dump())
+        if frozen:
+            cfg.freeze()
+        return cfg
+
+    @staticmethod
+    def num_classes_in_checkpoint(path: str) -> int:
+        """MODEL.HEADS.NUM_CLASSES a checkpoint was trained with (0 if it does not say)."""
+        data = torch.load(path, map_location="cpu", weights_only=False) if path else {}
+        return int(data.get("num_classes", 0) or 0) if isinstance(data, dict) else 0
+
+    @classmethod
+    def build_model(cls, cfg) -> nn.Module:
+        from fastreid.modeling.meta_arch.build import build_model
+
+        model = build_model(cfg)
+        logger.info("Model:\n%s", model)
+        return model
+
+    @classmethod
+    def build_optimizer(cls, cfg, model: nn.Module) -> torch.optim.Optimizer:
+        from fastreid.solver import build_optimizer
+
+        return build_optimizer(cfg, model)
+
+    @classmethod
+    def build_lr_scheduler(cls, cfg, optimizer: torch.optim.Optimizer, iters_per_epoch: int):
+        from fastreid.solver import build_lr_scheduler
+
+        return build_lr_scheduler(cfg, optimizer, iters_per_epoch)
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        from fastreid.data import build_reid_train_loader
+
+        return build_reid_train_loader(cfg)
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name: str):
+        """Returns ``(loader, num_query)``: query images first, then gallery."""
+        from fastreid.data import build_reid_test_loader
+
+        return build_reid_test_loader(cfg, dataset_name)
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name: str, num_query: int, output_dir: Optional[str] = None):
+        from fastreid.evaluation import ReidEvaluator
+
+        return ReidEvaluator(cfg, num_query, output_dir)
+
+    @classmethod
+    def test(cls, cfg, model: nn.Module) -> Dict[str, Any]:
+        """Evaluate ``model`` on every DATASETS.TESTS set.
+
+        Returns the metrics dict of the single test set, or ``{name: metrics}`` for several.
+        """
+        from fastreid.evaluation import inference_on_dataset, print_csv_format
+
+        results: Dict[str, Any] = OrderedDict()
+        for name in cfg.DATASETS.TESTS:
+            logger.info("Evaluating on %s", name)
+            loader, num_query = cls.build_test_loader(cfg, name)
+            evaluator = cls.build_evaluator(cfg, name, num_query)
+            res = inference_on_dataset(model, loader, evaluator, flip_test=cfg.TEST.FLIP.ENABLED)
+            results[name] = res
+            if comm.is_main_process() and res:
+                logger.info("Results on %s:", name)
+                print_csv_format(res)
+        return next(iter(results.values())) if len(results) == 1 else results

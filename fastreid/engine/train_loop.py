@@ -1,0 +1,240 @@
+"""The training loop: hooks, an epoch/iteration driver and the step of plain and mixed-precision SGD.
+
+Call order for ``TrainerBase.train(start_epoch, max_epoch, iters_per_epoch)``::
+
+    before_train
+    for epoch in [start_epoch, max_epoch):
+        before_epoch
+        for each of iters_per_epoch iterations: before_step, run_step, after_step
+        after_epoch
+    after_train            (always, in a ``finally``)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn as nn
+
+from fastreid.utils import comm
+from fastreid.utils.events import EventStorage
+
+__all__ = ["HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer"]
+
+logger = logging.getLogger(__name__)
+
+
+class HookBase:
+    """A callback of the training loop; ``self.trainer`` is set (as a weak proxy) on registration.
+
+    Keep ``before_step``/``after_step`` cheap: they run every iteration.
+    """
+
+    trainer: "TrainerBase"
+
+    def before_train(self) -> None:
+        pass
+
+    def after_train(self) -> None:
+        pass
+
+    def before_epoch(self) -> None:
+        pass
+
+    def after_epoch(self) -> None:
+        pass
+
+    def before_step(self) -> None:
+        pass
+
+    def after_step(self) -> None:
+        pass
+
+
+class TrainerBase:
+    """Runs hooks around ``run_step`` for a number of epochs of ``iters_per_epoch`` iterations.
+
+    Attributes: ``iter`` (global iteration of the current/next step), ``epoch``, ``start_iter``,
+    ``max_iter``, ``iters_per_epoch``, ``storage`` (the run's EventStorage).
+    """
+
+    def __init__(self) -> None:
+        self._hooks: List[HookBase] = []
+        self.iter = 0
+        self.epoch = 0
+        self.start_iter = 0
+        self.max_iter = 0
+        self.iters_per_epoch = 0
+        self.storage: Optional[EventStorage] = None
+
+    def register_hooks(self, hooks: List[Optional[HookBase]]) -> None:
+        """Append ``hooks`` (None entries dropped); they run in registration order."""
+        hooks = [h for h in hooks if h is not None]
+        for h in hooks:
+            h.trainer = weakref.proxy(self)
+        self._hooks.extend(hooks)
+
+    def train(self, start_epoch: int, max_epoch: int, iters_per_epoch: int) -> None:
+        """Train epochs ``start_epoch .. max_epoch - 1``."""
+        if iters_per_epoch < 1:
+            raise ValueError(f"iters_per_epoch: {iters_per_epoch} must be >= 1")
+        self.iters_per_epoch = iters_per_epoch
+        self.iter = self.start_iter = start_epoch * iters_per_epoch
+        self.max_iter = max_epoch * iters_per_epoch
+        self.epoch = start_epoch
+        logger.info("Starting training from epoch %d (iteration %d) to epoch %d", start_epoch, self.iter, max_epoch)
+        with EventStorage(self.start_iter) as self.storage:
+            try:
+                self.before_train()
+                for self.epoch in range(start_epoch, max_epoch):
+                    self.before_epoch()
+                    for _ in range(iters_per_epoch):
+                        self.before_step()
+                        self.run_step()
+                        self.after_step()
+                        self.iter += 1
+                    self.after_epoch()
+            except Exception:
+                logger.exception("Exception during training (epoch %d, iteration %d):", self.epoch, self.iter)
+                raise
+            finally:
+                self.after_train()
+
+    def before_train(self) -> None:
+        for h in self._hooks:
+            h.before_train()
+
+    def after_train(self) -> None:
+        self.storage.iter = self.iter
+        for h in self._hooks:
+            h.after_train()
+
+    def before_epoch(self) -> None:
+        self.storage.epoch = self.epoch
+        for h in self._hooks:
+            h.before_epoch()
+
+    def after_epoch(self) -> None:
+        self.storage.iter = self.iter - 1
+        for h in self._hooks:
+            h.after_epoch()
+
+    def before_step(self) -> None:
+        self.storage.iter = self.iter
+        for h in self._hooks:
+            h.before_step()
+
+    def after_step(self) -> None:
+        for h in self._hooks:
+            h.after_step()
+
+    def run_step(self) -> None:
+        raise NotImplementedError
+
+
+def _sampler_with_set_epoch(loader):
+    """The loader's sampler or batch sampler that can restart its stream at an epoch, or None."""
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    for obj in (getattr(loader, "sampler", None), batch_sampler, getattr(batch_sampler, "sampler", None)):
+        if obj is not None and callable(getattr(obj, "set_epoch", None)):
+            return obj
+    return None
+
+
+class SimpleTrainer(TrainerBase):
+    """One optimisation step per iteration: ``loss_dict = model(batch)``, sum, backward, step.
+
+    Data: if the loader's sampler (or batch sampler) has ``set_epoch(epoch)``, the data iterator is
+    re-created at each epoch start after calling it, so an epoch's batches depend only on the
+    sampler's seed and the epoch (exact resume). Otherwise one iterator runs for the whole training.
+    """
+
+    def __init__(self, model: nn.Module, data_loader, optimizer: torch.optim.Optimizer) -> None:
+        super().__init__()
+        model.train()
+        self.model = model
+        self.data_loader = data_loader
+        self.optimizer = optimizer
+        self._data_iter = None
+        self._data_epoch: Optional[int] = None
+
+    def _next_batch(self):
+        sampler = _sampler_with_set_epoch(self.data_loader)
+        if self._data_iter is None or (sampler is not None and self._data_epoch != self.epoch):
+            if sampler is not None:
+                sampler.set_epoch(self.epoch)
+            self._data_iter = iter(self.data_loader)
+            self._data_epoch = self.epoch
+        return next(self._data_iter)
+
+    def run_step(self) -> None:
+        assert self.model.training, "SimpleTrainer: the model was left in eval mode"
+        start = time.perf_counter()
+        data = self._next_batch()
+        data_time = time.perf_counter() - start
+        loss_dict = self.model(data)
+        losses = self._total(loss_dict)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses.backward()
+        self._write_metrics(loss_dict, data_time)
+        self.optimizer.step()
+
+    def _total(self, loss_dict: Dict[str, torch.Tensor]) -> torch.Tensor:
+        if not isinstance(loss_dict, dict) or not loss_dict:
+            raise TypeError(f"the model must return a non-empty dict of loss tensors in training, got {type(loss_dict)}")
+        total = sum(loss_dict.values())
+        if not torch.isfinite(total).all():
+            terms = ", ".join(f"{k}={float(v.detach()):.6g}" for k, v in loss_dict.items())
+            raise FloatingPointError(
+                f"loss became non-finite at iteration {self.iter} (epoch {self.epoch}): "
+                f"total={float(total.detach()):.6g}; terms: {terms}"
+            )
+        return total
+
+    def _write_metrics(self, loss_dict: Dict[str, torch.Tensor], data_time: float) -> None:
+        values = {k: v.detach().float() for k, v in loss_dict.items()}
+        values = comm.reduce_dict(values)
+        if comm.is_main_process():
+            self.storage.put_scalar("data_time", data_time)
+            self.storage.put_scalar("total_loss", sum(float(v) for v in values.values()))
+            for k, v in values.items():
+                self.storage.put_scalar(k, v)
+
+
+class AMPTrainer(SimpleTrainer):
+    """SimpleTrainer with CUDA autocast and a GradScaler.
+
+    On a model whose parameters are not on a CUDA device it logs a warning and trains in fp32
+    exactly like SimpleTrainer (``grad_scaler`` is then None).
+    """
+
+    def __init__(self, model: nn.Module, data_loader, optimizer: torch.optim.Optimizer, grad_scaler=None) -> None:
+        super().__init__(model, data_loader, optimizer)
+        first = next(model.parameters(), None)
+        self.enabled = first is not None and first.device.type == "cuda"
+        if not self.enabled:
+            logger.warning("SOLVER.AMP.ENABLED: mixed precision needs CUDA; the model is on the CPU, so "
+                           "training runs in fp32 without a grad scaler")
+            self.grad_scaler = None
+        else:
+            self.grad_scaler = grad_scaler or torch.amp.GradScaler("cuda")
+
+    def run_step(self) -> None:
+        if not self.enabled:
+            return super().run_step()
+        assert self.model.training, "AMPTrainer: the model was left in eval mode"
+        start = time.perf_counter()
+        data = self._next_batch()
+        data_time = time.perf_counter() - start
+        with torch.autocast(device_type="cuda"):
+            loss_dict = self.model(data)
+            losses = self._total(loss_dict)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.grad_scaler.scale(losses).backward()
+        self._write_metrics(loss_dict, data_time)
+        self.grad_scaler.step(self.optimizer)
+        self.grad_scaler.update()

@@ -1,0 +1,220 @@
+"""Saving and loading training state.
+
+A checkpoint is a ``torch.save``d dict: ``"model"`` (state_dict without a DDP ``module.`` prefix), one
+entry per extra checkpointable (optimizer, scheduler, grad_scaler, ...: anything with
+``state_dict()`` / ``load_state_dict()``), ``"rng"`` (python, numpy and torch generator states) and the
+caller's extras (``epoch``, ``iteration``, ``best_metric``, ...). Files are written atomically (a temp
+file in the same folder, then ``os.replace``), and ``last_checkpoint`` names the newest one, so a crash
+mid-save never leaves a truncated checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import tempfile
+from collections import OrderedDict
+from typing import Any, Dict, Iterable, List, Optional
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+__all__ = ["Checkpointer", "CheckpointError", "strip_prefix", "snapshot_to_cpu"]
+
+logger = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = "last_checkpoint"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint does not match the model it is loaded into (strict loading)."""
+
+
+def strip_prefix(state: Dict[str, Any], prefix: str = "module.") -> Dict[str, Any]:
+    """Remove ``prefix`` from every key when all keys carry it (DDP / DataParallel state dicts)."""
+    if state and all(k.startswith(prefix) for k in state):
+        return OrderedDict((k[len(prefix):], v) for k, v in state.items())
+    return state
+
+
+def snapshot_to_cpu(obj: Any) -> Any:
+    """A deep copy of nested dicts/lists of tensors with every tensor cloned to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, OrderedDict):
+        return OrderedDict((k, snapshot_to_cpu(v)) for k, v in obj.items())
+    if isinstance(obj, dict):
+        return {k: snapshot_to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(snapshot_to_cpu(v) for v in obj)
+    return obj
+
+
+def _rng_state() -> Dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
+
+
+class Checkpointer:
+    """Saves and restores a model plus any ``state_dict()``-capable objects.
+
+    Args:
+        model: the model (a DDP wrapper is unwrapped).
+        save_dir: folder of the ``.pth`` files and the ``last_checkpoint`` pointer.
+        save_to_disk: False on non-main processes (they load but never write).
+        **checkpointables: named objects with ``state_dict``/``load_state_dict`` (None values skipped).
+    """
+
+    def __init__(self, model: nn.Module, save_dir: str = "", *, save_to_disk: bool = True,
+                 **checkpointables: Any) -> None:
+        self.model = _unwrap(model)
+        self.save_dir = save_dir
+        self.save_to_disk = save_to_disk
+        self.checkpointables = {k: v for k, v in checkpointables.items() if v is not None}
+
+    # ------------------------------------------------------------------ saving
+    def collect(self, **extra: Any) -> Dict[str, Any]:
+        """The full state as a dict of CPU copies (safe to keep while training goes on)."""
+        data: Dict[str, Any] = {"model": strip_prefix(self.model.state_dict())}
+        for name, obj in self.checkpointables.items():
+            data[name] = obj.state_dict()
+        data["rng"] = _rng_state()
+        data.update(extra)
+        return snapshot_to_cpu(data)
+
+    def write(self, name: str, data: Dict[str, Any], tag_last: bool = True) -> Optional[str]:
+        """Atomically write ``data`` to ``save_dir/name.pth``; returns the path (None if not saving)."""
+        if not self.save_to_disk or not self.save_dir:
+            return None
+        os.makedirs(self.save_dir, exist_ok=True)
+        path = os.path.join(self.save_dir, f"{name}.pth")
+        _atomic_save(data, path)
+        logger.info("Saved checkpoint to %s", path)
+        if tag_last:
+            self.tag_last_checkpoint(os.path.basename(path))
+        return path
+
+    def save(self, name: str, tag_last: bool = True, **extra: Any) -> Optional[str]:
+        """Save the current state (plus ``extra``) as ``save_dir/name.pth``."""
+        if not self.save_to_disk or not self.save_dir:
+            return None
+        return self.write(name, self.collect(**extra), tag_last=tag_last)
+
+    def tag_last_checkpoint(self, basename: str) -> None:
+        tmp = os.path.join(self.save_dir, LAST_CHECKPOINT + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(basename)
+        os.replace(tmp, os.path.join(self.save_dir, LAST_CHECKPOINT))
+
+    # ------------------------------------------------------------------ loading
+    def has_checkpoint(self) -> bool:
+        return bool(self.save_dir) and os.path.isfile(os.path.join(self.save_dir, LAST_CHECKPOINT))
+
+    def get_checkpoint_file(self) -> str:
+        """Path of the checkpoint named by ``last_checkpoint`` ("" if there is none)."""
+        if not self.has_checkpoint():
+            return ""
+        with open(os.path.join(self.save_dir, LAST_CHECKPOINT)) as f:
+            return os.path.join(self.save_dir, f.read().strip())
+
+    def load(self, path: str, checkpointables: Optional[Iterable[str]] = None, *, strict: bool = False,
+             restore_rng: bool = False) -> Dict[str, Any]:
+        """Load ``path`` into the model and the named checkpointables (default: all of them).
+
+        Missing, unexpected and shape-mismatched model keys are logged; with ``strict`` any of them
+        raises ``CheckpointError`` listing the keys. Returns what the file holds beyond those entries
+        (``epoch``, ``iteration``, ``best_metric``, ...). An empty ``path`` loads nothing.
+        """
+        if not path:
+            logger.info("No checkpoint given; the model keeps its initialisation")
+            return {}
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+        logger.info("Loading checkpoint from %s", path)
+        data = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(data, dict):
+            raise CheckpointError(f"{path}: expected a dict saved by torch.save, got {type(data).__name__}")
+        if "model" in data or "state_dict" in data:
+            state = data.pop("model") if "model" in data else data.pop("state_dict")
+        else:  # a bare state_dict
+            state, data = data, {}
+        self._load_model(state, path, strict)
+        names = self.checkpointables.keys() if checkpointables is None else checkpointables
+        for name in names:
+            if name not in data:
+                raise CheckpointError(f"{path}: has no '{name}' state; saved entries: {sorted(data)}")
+            self.checkpointables[name].load_state_dict(data.pop(name))
+            logger.info("Restored %s from %s", name, path)
+        rng = data.pop("rng", None)
+        if restore_rng and rng is not None:
+            _set_rng_state(rng)
+        for name in self.checkpointables:
+            data.pop(name, None)
+        return data
+
+    def _load_model(self, state: Dict[str, torch.Tensor], path: str, strict: bool) -> None:
+        state = strip_prefix(dict(state))
+        own = self.model.state_dict()
+        mismatched = [
+            f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+            for k, v in state.items()
+            if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape
+        ]
+        for entry in mismatched:
+            state.pop(entry.split(":")[0])
+        incompatible = self.model.load_state_dict(state, strict=False)
+        missing = [k for k in incompatible.missing_keys if k not in {m.split(":")[0] for m in mismatched}]
+        problems = _describe(missing, incompatible.unexpected_keys, mismatched)
+        if problems and strict:
+            raise CheckpointError(f"{path} does not match the model (strict loading): " + "; ".join(problems))
+        for line in problems:
+            logger.warning("%s: %s", path, line)
+
+    def resume_or_load(self, path: str, *, resume: bool = True) -> Dict[str, Any]:
+        """Resume everything from ``last_checkpoint`` when ``resume`` and it exists; else load only
+        the model weights from ``path`` (non-strict, mismatches logged)."""
+        if resume and self.has_checkpoint():
+            return self.load(self.get_checkpoint_file(), restore_rng=True)
+        return self.load(path, checkpointables=[])
+
+
+def _describe(missing: List[str], unexpected: List[str], mismatched: List[str]) -> List[str]:
+    out = []
+    if missing:
+        out.append(f"missing keys (kept at init): {', '.join(missing)}")
+    if unexpected:
+        out.append(f"unexpected keys (ignored): {', '.join(unexpected)}")
+    if mismatched:
+        out.append(f"shape-mismatched keys (skipped): {', '.join(mismatched)}")
+    return out
+
+
+def _atomic_save(data: Dict[str, Any], path: str) -> None:
+    """torch.save to a temp file beside ``path`` then rename it over ``path`` in one step."""
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,78 @@
+"""Run environment: seeding every random generator and a summary of the software and hardware."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import random
+import sys
+from typing import Optional
+
+import numpy as np
+import torch
+
+__all__ = ["seed_all_rng", "derive_seed", "collect_env_info"]
+
+logger = logging.getLogger(__name__)
+
+
+def seed_all_rng(seed: Optional[int] = None) -> int:
+    """Seed python ``random``, numpy and torch (CPU and every CUDA device).
+
+    Args:
+        seed: a value >= 0, or None / a negative value to draw a fresh seed from the OS (logged, so a
+            run can be repeated by setting SEED to it).
+    Returns:
+        the seed actually used.
+    """
+    if seed is None or seed < 0:
+        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+        logger.info("Using a random seed: %d (set SEED to repeat this run)", seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return seed
+
+
+def derive_seed(*parts: int) -> int:
+    """A seed in [0, 2**31) mixed from integers (e.g. ``(SEED, epoch, rank)``), stable across runs."""
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1)[0] >> 1)
+
+
+def collect_env_info() -> str:
+    """A table of platform, Python, numpy, torch, torchvision, CUDA/cuDNN versions and the GPUs."""
+    from tabulate import tabulate
+
+    import fastreid
+
+    rows = [
+        ("sys.platform", sys.platform),
+        ("Platform", platform.platform()),
+        ("Python", sys.version.replace("\n", " ")),
+        ("numpy", np.__version__),
+        ("fastreid", f"{fastreid.__version__} @ {os.path.dirname(fastreid.__file__)}"),
+        ("PyTorch", f"{torch.__version__} @ {os.path.dirname(torch.__file__)}"),
+        ("PyTorch debug build", torch.version.debug),
+        ("CPU threads", torch.get_num_threads()),
+    ]
+    try:
+        import torchvision
+
+        rows.append(("torchvision", torchvision.__version__))
+    except ImportError:
+        rows.append(("torchvision", "not installed"))
+    cuda = torch.cuda.is_available()
+    rows.append(("CUDA available", cuda))
+    if cuda:
+        rows.append(("CUDA (torch build)", torch.version.cuda))
+        rows.append(("cuDNN", torch.backends.cudnn.version()))
+        for i in range(torch.cuda.device_count()):
+            rows.append((f"GPU {i}", torch.cuda.get_device_name(i)))
+    for lib in ("faiss", "tensorboard"):
+        try:
+            mod = __import__(lib)
+            rows.append((lib, getattr(mod, "__version__", "installed")))
+        except ImportError:
+            rows.append((lib, "not installed"))
+    return tabulate(rows)

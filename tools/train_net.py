@@ -1,0 +1,49 @@
+#!/usr/bin/env python
+"""Train or evaluate a ReID model from a YAML config.
+
+    python tools/train_net.py --config-file configs/x.yml [--num-gpus N] [--resume] [KEY VALUE ...]
+    python tools/train_net.py --config-file configs/x.yml --eval-only MODEL.WEIGHTS path/model_best.pth
+
+Components of installed projects (e.g. MSINet) are found through the ``fastreid.plugins`` entry
+points that ``get_cfg()`` loads.
+"""
+
+import logging
+
+from fastreid.config import get_cfg
+from fastreid.engine import DefaultTrainer, default_argument_parser, default_setup, launch
+from fastreid.utils.checkpoint import Checkpointer
+
+logger = logging.getLogger(__name__)
+
+
+def setup(args):
+    """Defaults + installed projects' keys, then the YAML file, then the command-line overrides."""
+    cfg = get_cfg()
+    if args.config_file:
+        cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    default_setup(cfg, args)
+    return cfg
+
+
+def main(args):
+    cfg = setup(args)
+    if args.eval_only:
+        if cfg.MODEL.HEADS.NUM_CLASSES == 0:  # the classifier must match the checkpoint's
+            cfg.defrost()
+            cfg.MODEL.HEADS.NUM_CLASSES = DefaultTrainer.num_classes_in_checkpoint(cfg.MODEL.WEIGHTS)
+            cfg.freeze()
+        model = DefaultTrainer.build_model(cfg)
+        Checkpointer(model).load(cfg.MODEL.WEIGHTS, strict=True)
+        return DefaultTrainer.test(cfg, model)
+    trainer = DefaultTrainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    logger.info("Command line: %s", args)
+    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(args,))
