@@ -15,17 +15,13 @@ from typing import Any, Dict, Sequence, Union
 import torch
 import torch.nn as nn
 
+from fastreid.utils.events import current_storage
+
 from ..backbones import build_backbone
 from ..heads import build_heads
 from ..losses import build_losses
 from ..losses.functional import accuracy
 from .build import META_ARCH_REGISTRY
-
-try:  # the engine's event storage; absent until fastreid.utils.events lands
-    from fastreid.utils.events import current_storage
-except ImportError:  # pragma: no cover
-    def current_storage():  # type: ignore[misc]
-        return None
 
 __all__ = ["Baseline"]
 
