@@ -1,0 +1,191 @@
+"""Search hooks in isolation: the alternate-step order, memory refresh, genotype export and plot."""
+
+import json
+import types
+
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from msinet.genotypes import resolve_genotype
+from msinet.memory import TwinMemory
+from msinet.search_hooks import ArchitectStep, EpochBatches, GenotypeLogger, MemoryRefresh
+from msinet.search_model import SearchBaseline
+from msinet.search_objectives import ContrastiveObjective
+from msinet.supernet import SEARCH_OPS, MSISupernet
+
+from fastreid.config import get_cfg
+from fastreid.solver import build_optimizer
+
+torch.set_num_threads(1)
+
+
+def _model():
+    torch.manual_seed(0)
+    net = SearchBaseline(MSISupernet(channels=(8, 16, 24, 32)))
+    for name, p in net.named_parameters():
+        if name.endswith("gamma"):
+            p.data.fill_(0.1)
+    return net.train()
+
+
+def _batch(seed, n=4, classes=2):
+    g = torch.Generator().manual_seed(seed)
+    return {"images": torch.rand(n, 3, 32, 16, generator=g) * 255, "targets": torch.arange(n) % classes}
+
+
+def _memory(classes=2, dim=32):
+    mem = TwinMemory(classes, dim)
+    mem.initialize(F.normalize(torch.randn(classes, dim, generator=torch.Generator().manual_seed(1)), dim=1))
+    return mem
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.named_parameters() if k != "backbone.alpha"}
+
+
+def test_arch_step_changes_alpha_and_valid_memory_only():
+    model = _model()
+    valid_mem = _memory()
+    arch_opt = torch.optim.Adam(model.arch_parameters(), lr=0.01, betas=(0.5, 0.999), weight_decay=1e-3)
+    hook = ArchitectStep(model, arch_opt, None, EpochBatches([_batch(1)]), ContrastiveObjective(valid_mem))
+    before_w, before_a, before_m = _weights(model), model.backbone.alpha.detach().clone(), valid_mem.slots.clone()
+    hook.step(_batch(1))
+    assert not torch.equal(model.backbone.alpha, before_a)
+    for k, v in _weights(model).items():
+        assert torch.equal(v, before_w[k]), k
+    assert not torch.equal(valid_mem.slots, before_m)
+    assert all(p.grad is None for p in model.parameters())  # the weight step starts from clean gradients
+
+
+def test_weight_step_leaves_alpha_unchanged():
+    model = _model()
+    cfg = get_cfg()
+    cfg.SOLVER.OPT = "SGD"
+    cfg.SOLVER.BASE_LR = 0.025
+    opt = build_optimizer(cfg, model)
+    assert all(p is not model.backbone.alpha for g in opt.param_groups for p in g["params"])
+    train_mem = _memory()
+    objective = ContrastiveObjective(train_mem)
+    before_w, before_a = _weights(model), model.backbone.alpha.detach().clone()
+    batch = _batch(2)
+    out = model(batch)
+    loss = objective.loss(out, batch["targets"])
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    assert model.backbone.alpha.grad is not None  # alpha sees a gradient but is not stepped
+    opt.step()
+    assert torch.equal(model.backbone.alpha, before_a)
+    assert any(not torch.equal(v, before_w[k]) for k, v in _weights(model).items())
+
+
+def test_arch_step_is_skipped_before_start_iter_but_the_batch_is_drawn():
+    model = _model()
+    drawn = []
+
+    class Loader:
+        def __iter__(self):
+            for i in range(100):
+                drawn.append(i)
+                yield _batch(i)
+
+    arch_opt = torch.optim.Adam(model.arch_parameters(), lr=0.01)
+    hook = ArchitectStep(model, arch_opt, None, EpochBatches(Loader()), ContrastiveObjective(_memory()), start_iter=1)
+    hook.trainer = types.SimpleNamespace(iter=0, epoch=0, storage=None)
+    before = model.backbone.alpha.detach().clone()
+    hook.before_step()
+    assert torch.equal(model.backbone.alpha, before) and drawn == [0]
+
+
+def test_epoch_batches_restart_their_stream_at_each_epoch():
+    class Sampler:
+        def __init__(self):
+            self.epoch = None
+
+        def set_epoch(self, e):
+            self.epoch = e
+
+    class Loader:
+        def __init__(self):
+            self.sampler = Sampler()
+
+        def __iter__(self):
+            base = 100 * self.sampler.epoch
+            return iter(range(base, base + 50))
+
+    batches = EpochBatches(Loader())
+    assert [batches.next(0), batches.next(0), batches.next(1), batches.next(1), batches.next(0)] == [0, 1, 100, 101, 0]
+
+
+def test_memory_refresh_sets_centroids_of_each_split_under_the_current_model():
+    model = _model()
+    splits = {"train": [_batch(3, 6, 3)], "valid": [_batch(4, 4, 2)]}
+    mems = {"train": TwinMemory(3, 32), "valid": TwinMemory(2, 32)}
+    hook = MemoryRefresh(model, mems, {k: (lambda v=v: v) for k, v in splits.items()}, "centroid", period=2)
+    hook.trainer = types.SimpleNamespace(start_iter=0, epoch=0)
+    hook.before_train()
+    assert model.training  # restored after the eval-mode feature pass
+    model.eval()
+    with torch.no_grad():
+        for name, mem in mems.items():
+            feats = F.normalize(model(splits[name][0]["images"]), dim=1)
+            labels = splits[name][0]["targets"]
+            for c in range(mem.num_classes):
+                mean = feats[labels == c].mean(0)
+                torch.testing.assert_close(mem.slots[c], mean / mean.norm(), rtol=1e-4, atol=1e-5)
+    # refresh only every `period` epochs, never on a resumed start
+    for m in mems.values():
+        m.reset()
+    hook.trainer.epoch = 1
+    hook.before_epoch()
+    assert mems["train"].slots.abs().sum() == 0
+    hook.trainer.epoch = 2
+    hook.before_epoch()
+    assert mems["train"].slots.abs().sum() > 0
+    for m in mems.values():
+        m.reset()
+    hook.trainer = types.SimpleNamespace(start_iter=10, epoch=3)
+    hook.before_train()
+    assert mems["valid"].slots.abs().sum() == 0
+
+
+def test_zero_init_leaves_memories_empty():
+    mems = {"train": _memory(), "valid": _memory()}
+    hook = MemoryRefresh(_model(), mems, {}, "zero")
+    hook.trainer = types.SimpleNamespace(start_iter=0, epoch=0)
+    hook.before_train()
+    assert all(m.slots.abs().sum() == 0 for m in mems.values())
+    with pytest.raises(ValueError, match="centroid or zero"):
+        MemoryRefresh(_model(), mems, {}, "mean")
+
+
+def test_genotype_logger_writes_a_genotype_yaml_msinet_accepts_plus_alpha_history(tmp_path):
+    model = _model()
+    logger_hook = GenotypeLogger(model, SEARCH_OPS, str(tmp_path), period=1)
+    logger_hook.trainer = types.SimpleNamespace(epoch=0, iters_per_epoch=1, max_iter=2, iter=1)
+    logger_hook.after_epoch()
+    picks = [1, 1, 3, 1, 2, 1, 1, 0, 1, 2, 3, 2]
+    model.backbone.alpha.data = 5.0 * F.one_hot(torch.tensor(picks), 4).float()
+    logger_hook.trainer.epoch, logger_hook.trainer.iter = 1, 2
+    logger_hook.after_epoch()
+    logger_hook.after_train()
+    expected = [SEARCH_OPS[i] for i in picks]
+    path = tmp_path / "genotype.yaml"
+    assert yaml.safe_load(path.read_text()) == {"MODEL": {"MSINET": {"GENOTYPE": expected}}}
+    assert resolve_genotype(str(path)) == expected
+    data = json.loads((tmp_path / "alphas.json").read_text())
+    assert data["epochs"] == [1, 2] and data["ops"] == list(SEARCH_OPS) and data["genotype"] == expected
+    torch.testing.assert_close(torch.tensor(data["softmax_alpha"][1]), torch.softmax(model.backbone.alpha, -1))
+    assert (tmp_path / "alphas.png").stat().st_size > 1000
+    # the history survives a checkpoint round trip
+    other = GenotypeLogger(model, SEARCH_OPS, str(tmp_path))
+    other.load_state_dict(logger_hook.state_dict())
+    assert other.epochs == [1, 2] and other.history == logger_hook.history
+
+
+def test_interrupted_search_writes_no_genotype(tmp_path):
+    hook = GenotypeLogger(_model(), SEARCH_OPS, str(tmp_path))
+    hook.trainer = types.SimpleNamespace(epoch=0, iters_per_epoch=1, max_iter=4, iter=1)
+    hook.after_epoch()
+    hook.after_train()
+    assert not (tmp_path / "genotype.yaml").exists()
