@@ -126,8 +126,11 @@ def convert_official_state_dict(state: Mapping[str, torch.Tensor], backbone_pref
 
 
 def convert_official_checkpoint(src: str, dst: str) -> Dict[str, torch.Tensor]:
-    """Read the authors' ``.pth(.tar)`` at ``src``, write ``{"model": converted}`` to ``dst``."""
+    """Read the authors' ``.pth(.tar)`` at ``src``; write ``{"model": converted, "num_classes": K}`` to
+    ``dst`` (K = classifier rows, so ``--eval-only`` can size the head without the training set)."""
     checkpoint = torch.load(src, map_location="cpu", weights_only=False)
     converted = convert_official_state_dict(extract_state_dict(checkpoint))
-    torch.save({"model": converted}, dst)
+    classifier = converted.get("heads.global_classifier.weight")
+    num_classes = int(classifier.shape[0]) if classifier is not None else 0
+    torch.save({"model": converted, "num_classes": num_classes}, dst)
     return converted

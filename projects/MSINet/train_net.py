@@ -1,0 +1,61 @@
+#!/usr/bin/env python
+"""Train or evaluate MSINet (and search its architecture) with the toolbox's engine.
+
+    python projects/MSINet/train_net.py --config-file projects/MSINet/configs/Market1501/msinet_scratch.yml
+    python projects/MSINet/train_net.py --config-file ... --eval-only MODEL.WEIGHTS converted.pth
+    python projects/MSINet/train_net.py --config-file projects/MSINet/configs/Search/....yml   # SEARCH.ENABLED
+
+Same flags as tools/train_net.py. With SEARCH.ENABLED the SearchTrainer (msinet.search_trainer) runs.
+"""
+
+import logging
+
+from msinet import add_msinet_config
+
+from fastreid.config import get_cfg
+from fastreid.engine import DefaultTrainer, default_argument_parser, default_setup, launch
+from fastreid.utils.checkpoint import Checkpointer
+
+logger = logging.getLogger("msinet.train_net")
+
+
+def setup(args):
+    """Defaults + MSINet keys, then the YAML and the command-line overrides; frozen."""
+    cfg = get_cfg()
+    add_msinet_config(cfg)
+    if args.config_file:
+        cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    default_setup(cfg, args)
+    return cfg
+
+
+def trainer_class(cfg):
+    """DefaultTrainer, or the architecture-search trainer when SEARCH.ENABLED."""
+    if cfg.SEARCH.ENABLED:
+        from msinet.search_trainer import SearchTrainer
+
+        return SearchTrainer
+    return DefaultTrainer
+
+
+def main(args):
+    cfg = setup(args)
+    trainer = trainer_class(cfg)
+    if args.eval_only:
+        if cfg.MODEL.HEADS.NUM_CLASSES == 0:
+            cfg.defrost()
+            cfg.MODEL.HEADS.NUM_CLASSES = max(1, trainer.num_classes_in_checkpoint(cfg.MODEL.WEIGHTS))
+            cfg.freeze()
+        model = trainer.build_model(cfg)
+        Checkpointer(model).load(cfg.MODEL.WEIGHTS, strict=True)
+        return trainer.test(cfg, model)
+    runner = trainer(cfg)
+    runner.resume_or_load(resume=args.resume)
+    return runner.train()
+
+
+if __name__ == "__main__":
+    args = default_argument_parser("MSINet training").parse_args()
+    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(args,))
