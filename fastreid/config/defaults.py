@@ -138,6 +138,20 @@ _C.DATASETS.ROOT = ""
 _C.DATASETS.COMBINEALL = False
 # Skip unreadable images with a warning instead of stopping.
 _C.DATASETS.SKIP_CORRUPT = False
+_C.DATASETS.CUSTOM = CN()
+# CustomReID: folder of the user's dataset (absolute, or relative to DATASETS.ROOT); holds
+# <pid>/<image>, {train,query,gallery}/<pid>/<image>, or the images of a list file.
+_C.DATASETS.CUSTOM.DIR = ""
+# CustomReID: CSV/TSV list of "path,pid,camid[,split]" rows relative to DIR ("" = folder layout).
+_C.DATASETS.CUSTOM.LIST = ""
+# CustomReID (folder layout): regex whose first group is the camera in a file name ("" = unknown cameras).
+_C.DATASETS.CUSTOM.CAMERA_REGEX = r"c(\d+)"
+# CustomReID (no split given): fraction of identities held out for query/gallery.
+_C.DATASETS.CUSTOM.TEST_RATIO = 0.5
+# CustomReID (no split given): query images per test identity (the rest form the gallery).
+_C.DATASETS.CUSTOM.QUERY_PER_ID = 1
+# CustomReID (no split given): seed of the identity split and the query draw.
+_C.DATASETS.CUSTOM.SPLIT_SEED = 0
 
 # ---------------------------------------------------------------------------------------------------
 # Data loader

@@ -1,0 +1,155 @@
+"""Loader builders: the training loader (infinite, identity-sampled) and the test loader (query then gallery).
+
+Dataset root: ``DATASETS.ROOT`` when set, else ``$FASTREID_DATASETS``, else ``datasets``. Batches are
+dicts ``{"images": float (B, 3, H, W) 0..255, "targets": long (B,), "camids": long (B,),
+"img_paths": list of str}`` on the CPU (pinned only when CUDA is available).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch.utils.data import BatchSampler, DataLoader
+
+from fastreid.utils import comm
+
+from .common import CommDataset
+from .data_utils import drop_unreadable
+from .datasets import DATASET_REGISTRY
+from .datasets.bases import ImageDataset, check_query_gallery
+from .samplers import (
+    BalancedIdentitySampler,
+    InferenceSampler,
+    NaiveIdentitySampler,
+    SeededBatchSampler,
+    TrainingSampler,
+)
+from .samplers.base import resolve_seed
+from .transforms import build_transforms
+
+__all__ = ["build_reid_train_loader", "build_reid_test_loader", "build_dataset", "dataset_root",
+           "fast_batch_collator", "TrainLoader"]
+
+logger = logging.getLogger(__name__)
+
+_SAMPLERS = ("TrainingSampler", "NaiveIdentitySampler", "BalancedIdentitySampler")
+
+
+def dataset_root(cfg=None) -> str:
+    """``cfg.DATASETS.ROOT`` if set, else ``$FASTREID_DATASETS``, else ``"datasets"``."""
+    if cfg is not None and cfg.DATASETS.ROOT:
+        return os.path.expanduser(cfg.DATASETS.ROOT)
+    return os.path.expanduser(os.environ.get("FASTREID_DATASETS", "") or "datasets")
+
+
+def build_dataset(cfg, name: str, **kwargs: Any) -> ImageDataset:
+    """Instantiate the registered dataset ``name`` under ``dataset_root(cfg)``.
+
+    Constructor arguments: the dataset's ``kwargs_from_config(cfg)`` overridden by ``kwargs``; the
+    statistics table is logged on the main process only.
+    """
+    cls = DATASET_REGISTRY.get(name)
+    kw: Dict[str, Any] = dict(cls.kwargs_from_config(cfg)) if hasattr(cls, "kwargs_from_config") else {}
+    kw.update(kwargs)
+    kw.setdefault("verbose", comm.is_main_process())
+    return cls(root=dataset_root(cfg), **kw)
+
+
+def fast_batch_collator(batch: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """Stack a list of ``CommDataset`` samples into one batch dict (tensors stacked, ints as long)."""
+    out: Dict[str, Any] = {}
+    for key in batch[0]:
+        vals = [b[key] for b in batch]
+        if isinstance(vals[0], torch.Tensor):
+            out[key] = torch.stack(vals)
+        elif isinstance(vals[0], int):
+            out[key] = torch.tensor(vals, dtype=torch.long)
+        elif isinstance(vals[0], float):
+            out[key] = torch.tensor(vals, dtype=torch.float64)
+        else:
+            out[key] = list(vals)
+    return out
+
+
+class TrainLoader(DataLoader):
+    """An infinite DataLoader with ``set_epoch(epoch, start_iter=0)`` for exact restarts.
+
+    Call ``set_epoch`` and then ``iter(loader)`` at the start of every epoch; see
+    ``fastreid.data.samplers`` for the guarantee.
+    """
+
+    def set_epoch(self, epoch: int, start_iter: int = 0) -> None:
+        """Make the next ``iter()`` start at iteration ``start_iter`` of ``epoch``."""
+        self.batch_sampler.set_epoch(epoch, start_iter)
+
+
+def _per_process(total: int, key: str) -> int:
+    world = comm.get_world_size()
+    if total <= 0 or total % world != 0:
+        raise ValueError(f"{key}: {total} is not divisible by the {world} process(es); expected a positive multiple")
+    return total // world
+
+
+def build_train_sampler(cfg, data_source: Sequence, mini_batch_size: int, seed: int):
+    """The sampler named by ``DATALOADER.SAMPLER_TRAIN`` for this process."""
+    name = cfg.DATALOADER.SAMPLER_TRAIN
+    lowered = {n.lower(): n for n in _SAMPLERS}
+    if name.lower() not in lowered:
+        raise ValueError(f"DATALOADER.SAMPLER_TRAIN: '{name}' is not a training sampler; expected one of "
+                         f"{', '.join(_SAMPLERS)}")
+    name = lowered[name.lower()]
+    if name == "TrainingSampler":
+        return TrainingSampler(len(data_source), shuffle=True, seed=seed)
+    cls = NaiveIdentitySampler if name == "NaiveIdentitySampler" else BalancedIdentitySampler
+    return cls(data_source, mini_batch_size, cfg.DATALOADER.NUM_INSTANCE, seed=seed)
+
+
+def build_reid_train_loader(cfg, *, train_set: Optional[CommDataset] = None, sampler=None) -> TrainLoader:
+    """Infinite training loader over ``DATASETS.NAMES`` (labels prefixed per dataset, then relabelled).
+
+    ``train_set`` replaces the datasets (a ``CommDataset`` with its transform); ``sampler`` replaces
+    the index sampler (it must yield indices of ``train_set`` for this process). Batches hold
+    ``SOLVER.IMS_PER_BATCH / world_size`` images; ``loader.dataset.num_classes`` is the number of
+    training identities. Seeds come from ``cfg.SEED`` when it is >= 0.
+    """
+    if train_set is None:
+        items: List[Tuple[str, Any, Any]] = []
+        for name in cfg.DATASETS.NAMES:
+            items.extend(build_dataset(cfg, name, combineall=cfg.DATASETS.COMBINEALL).train)
+        if cfg.DATASETS.SKIP_CORRUPT:
+            items = drop_unreadable(items, "training set")
+        if not items:
+            raise ValueError(f"DATASETS.NAMES {tuple(cfg.DATASETS.NAMES)}: the training set is empty; expected images")
+        train_set = CommDataset(items, build_transforms(cfg, is_train=True), relabel=True)
+    mini_batch = _per_process(cfg.SOLVER.IMS_PER_BATCH, "SOLVER.IMS_PER_BATCH")
+    seed = resolve_seed(cfg.SEED)
+    if sampler is None:
+        sampler = build_train_sampler(cfg, train_set.img_items, mini_batch, seed)
+    workers = int(cfg.DATALOADER.NUM_WORKERS)
+    return TrainLoader(
+        train_set, batch_sampler=SeededBatchSampler(sampler, mini_batch, seed), num_workers=workers,
+        collate_fn=fast_batch_collator, pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0)
+
+
+def build_reid_test_loader(cfg, dataset_name: str, **dataset_kwargs: Any) -> Tuple[DataLoader, int]:
+    """Finite loader over the query images followed by the gallery images of ``dataset_name``.
+
+    Returns ``(loader, num_query)``. ``dataset_kwargs`` go to the dataset constructor (e.g.
+    ``repeat=r`` for the seeded VehicleID gallery draw). Raises ``EmptyTestSetError`` when the query is
+    empty or no query has a cross-camera gallery match.
+    """
+    ds = build_dataset(cfg, dataset_name, **dataset_kwargs)
+    query, gallery = ds.query, ds.gallery
+    if cfg.DATASETS.SKIP_CORRUPT:
+        query = drop_unreadable(query, f"{dataset_name} query")
+        gallery = drop_unreadable(gallery, f"{dataset_name} gallery")
+    check_query_gallery(dataset_name, query, gallery)
+    test_set = CommDataset(query + gallery, build_transforms(cfg, is_train=False), relabel=False)
+    batch = _per_process(cfg.TEST.IMS_PER_BATCH, "TEST.IMS_PER_BATCH")
+    loader = DataLoader(test_set, batch_sampler=BatchSampler(InferenceSampler(len(test_set)), batch, drop_last=False),
+                        num_workers=int(cfg.DATALOADER.NUM_WORKERS), collate_fn=fast_batch_collator,
+                        pin_memory=torch.cuda.is_available())
+    return loader, len(query)

@@ -1,0 +1,53 @@
+"""Image reading with errors that name the file.
+
+Images are returned as RGB ``PIL.Image`` objects (EXIF orientation applied, grey and RGBA images
+converted to 3 channels); the transforms turn them into float tensors on the 0..255 scale.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import List, Sequence, Tuple
+
+from PIL import Image, ImageOps
+
+__all__ = ["CorruptImageError", "read_image", "drop_unreadable"]
+
+logger = logging.getLogger(__name__)
+
+
+class CorruptImageError(OSError):
+    """An image file is missing, truncated or not an image."""
+
+
+def read_image(path: str) -> Image.Image:
+    """Read ``path`` as an RGB PIL image (H x W x 3, uint8); raise ``CorruptImageError`` naming it."""
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            return img.convert("RGB")
+    except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
+        raise CorruptImageError(
+            f"cannot read image {path}: {type(e).__name__}: {e}; "
+            "fix or remove the file, or set DATASETS.SKIP_CORRUPT True to skip unreadable images"
+        ) from e
+
+
+def drop_unreadable(items: Sequence[Tuple], what: str) -> List[Tuple]:
+    """Return ``items`` without entries whose image (first field) cannot be decoded.
+
+    Each skipped file is logged as a warning; used when ``DATASETS.SKIP_CORRUPT`` is set. Decodes every
+    image once, so it costs one pass over the data.
+    """
+    kept = []
+    for item in items:
+        try:
+            read_image(item[0])
+        except CorruptImageError as e:
+            logger.warning("%s: skipping unreadable image %s (DATASETS.SKIP_CORRUPT): %s",
+                           what, item[0], e.__cause__)
+            continue
+        kept.append(item)
+    if len(kept) < len(items):
+        logger.warning("%s: skipped %d unreadable image(s) of %d", what, len(items) - len(kept), len(items))
+    return kept

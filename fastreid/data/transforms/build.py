@@ -1,0 +1,51 @@
+"""``build_transforms(cfg, is_train)``: the augmentation pipeline from ``INPUT.*`` keys.
+
+Train order: AutoAugment (``AUTOAUG``, with probability PROB) -> resize to ``SIZE_TRAIN`` (bicubic)
+-> pad + random crop back to ``SIZE_TRAIN`` (``PADDING``) -> horizontal flip (``FLIP``) -> colour jitter
+(``CJ``, with probability PROB) -> tensor 0..255 -> random erasing (``REA``: area 2 %..MAX_AREA of the
+image, filled with VALUE, the pixel mean on the 0..255 scale). Test: resize to ``SIZE_TEST`` -> tensor.
+Output: float32 (3, H, W), values 0..255.
+"""
+
+from __future__ import annotations
+
+import torchvision.transforms as T
+from torchvision.transforms import InterpolationMode
+
+from .transforms import ToTensor255
+
+__all__ = ["build_transforms"]
+
+
+def _size(key: str, value) -> tuple:
+    size = tuple(int(v) for v in value)
+    if len(size) != 2 or min(size) <= 0:
+        raise ValueError(f"{key}: {list(value)} is not an image size; expected [height, width] > 0")
+    return size
+
+
+def build_transforms(cfg, is_train: bool = True) -> T.Compose:
+    """Build the train or test transform (PIL RGB image -> float tensor (3, H, W) on 0..255)."""
+    inp = cfg.INPUT
+    if not is_train:
+        size = _size("INPUT.SIZE_TEST", inp.SIZE_TEST)
+        return T.Compose([T.Resize(size, interpolation=InterpolationMode.BICUBIC), ToTensor255()])
+    size = _size("INPUT.SIZE_TRAIN", inp.SIZE_TRAIN)
+    ops = []
+    if inp.AUTOAUG.ENABLED:
+        ops.append(T.RandomApply([T.AutoAugment(T.AutoAugmentPolicy.IMAGENET)], p=inp.AUTOAUG.PROB))
+    ops.append(T.Resize(size, interpolation=InterpolationMode.BICUBIC))
+    if inp.PADDING.ENABLED:
+        ops += [T.Pad(inp.PADDING.SIZE, padding_mode=inp.PADDING.MODE), T.RandomCrop(size)]
+    if inp.FLIP.ENABLED:
+        ops.append(T.RandomHorizontalFlip(p=inp.FLIP.PROB))
+    if inp.CJ.ENABLED:
+        cj = T.ColorJitter(inp.CJ.BRIGHTNESS, inp.CJ.CONTRAST, inp.CJ.SATURATION, inp.CJ.HUE)
+        ops.append(T.RandomApply([cj], p=inp.CJ.PROB))
+    ops.append(ToTensor255())
+    if inp.REA.ENABLED:
+        if not 0.02 < inp.REA.MAX_AREA <= 1.0:
+            raise ValueError(f"INPUT.REA.MAX_AREA: {inp.REA.MAX_AREA} out of range; expected a fraction in (0.02, 1]")
+        ops.append(T.RandomErasing(p=inp.REA.PROB, scale=(0.02, inp.REA.MAX_AREA), ratio=(0.3, 3.3),
+                                   value=[float(v) for v in inp.REA.VALUE]))
+    return T.Compose(ops)
