@@ -6,8 +6,15 @@ import torch
 from torch import nn
 
 from fastreid.config import get_cfg
-from fastreid.evaluation import (DatasetEvaluator, DatasetEvaluators, ReidEvaluator, average_results,
-                                 evaluate_rank, inference_on_dataset, print_csv_format)
+from fastreid.evaluation import (
+    DatasetEvaluator,
+    DatasetEvaluators,
+    ReidEvaluator,
+    average_results,
+    evaluate_rank,
+    inference_on_dataset,
+    print_csv_format,
+)
 
 torch.set_num_threads(1)
 
