@@ -107,3 +107,28 @@ def tiny_cfg(output_dir, **overrides):
             node = node[p]
         node[leaf] = v
     return cfg
+
+
+def ddp_train_worker(out_dir, steps=4):
+    """Run in each launched process: a few DDP steps of TinyNet on rank-specific data, then save the
+    final parameters to ``out_dir/rank{r}.pt``."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from fastreid.utils import comm
+
+    torch.set_num_threads(1)
+    rank = comm.get_rank()
+    torch.manual_seed(100 + rank)  # different init per rank: DDP must broadcast rank 0's weights
+    model = DistributedDataParallel(TinyNet())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    ds = VectorDataset(n=16, seed=rank)
+    for step in range(steps):
+        idx = torch.arange(4) + 4 * step
+        loss = model({"images": ds.x[idx], "targets": ds.y[idx]})["loss_cls"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    state = {k: v for k, v in model.module.state_dict().items() if "running" not in k and "num_batches" not in k}
+    torch.save({"state": state, "world": dist.get_world_size(), "backend": dist.get_backend(),
+                "local_rank": comm.get_local_rank()}, f"{out_dir}/rank{rank}.pt")

@@ -1,0 +1,104 @@
+"""Checkpointer: atomic writes, last_checkpoint, DDP prefix, key reports, strict loading, RNG resume."""
+
+import logging
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from fastreid.utils import checkpoint as ckpt_mod
+from fastreid.utils.checkpoint import Checkpointer, CheckpointError
+
+
+def _net(out=3):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, out))
+
+
+def test_failed_save_keeps_the_previous_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    model = _net()
+    ck = Checkpointer(model, str(tmp_path))
+    ck.save("model_0000", epoch=0)
+    old = (tmp_path / "model_0000.pth").read_bytes()
+    real_save = torch.save
+
+    def crash_midway(obj, f, *a, **k):
+        real_save(obj, f, *a, **k)
+        f.truncate(10)  # half-written file
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt_mod.torch, "save", crash_midway)
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    with pytest.raises(OSError, match="disk full"):
+        ck.save("model_0000", epoch=1)
+    assert (tmp_path / "model_0000.pth").read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last_checkpoint", "model_0000.pth"]
+    monkeypatch.undo()
+    assert torch.load(tmp_path / "model_0000.pth", weights_only=False)["epoch"] == 0
+
+
+def test_last_checkpoint_names_the_newest_file(tmp_path):
+    ck = Checkpointer(_net(), str(tmp_path))
+    ck.save("model_0000")
+    ck.save("model_best", tag_last=False)
+    ck.save("model_0001")
+    assert ck.get_checkpoint_file() == str(tmp_path / "model_0001.pth")
+
+
+def test_module_prefix_is_stripped_on_load(tmp_path):
+    src = _net()
+    torch.save({"model": {f"module.{k}": v for k, v in src.state_dict().items()}}, tmp_path / "ddp.pth")
+    dst = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    Checkpointer(dst).load(str(tmp_path / "ddp.pth"), strict=True)
+    assert torch.equal(dst[2].weight, src[2].weight)
+
+
+def test_non_strict_load_reports_missing_unexpected_and_mismatched(tmp_path, caplog):
+    src = _net(out=3)
+    state = src.state_dict()
+    state["extra.weight"] = torch.zeros(1)
+    del state["0.bias"]
+    torch.save({"model": state}, tmp_path / "a.pth")
+    dst = _net(out=7)
+    init_cls = dst[2].weight.clone()
+    with caplog.at_level(logging.WARNING, logger="fastreid.utils.checkpoint"):
+        Checkpointer(dst).load(str(tmp_path / "a.pth"))
+    text = caplog.text
+    assert "missing keys" in text and "0.bias" in text
+    assert "unexpected keys" in text and "extra.weight" in text
+    assert "2.weight: checkpoint (3, 5) vs model (7, 5)" in text
+    assert torch.equal(dst[2].weight, init_cls)  # mismatched tensor skipped
+    assert torch.equal(dst[0].weight, src[0].weight)
+
+
+def test_strict_load_raises_with_the_key_list(tmp_path):
+    torch.save({"model": _net(out=3).state_dict()}, tmp_path / "a.pth")
+    with pytest.raises(CheckpointError) as e:
+        Checkpointer(_net(out=7)).load(str(tmp_path / "a.pth"), strict=True)
+    assert "2.weight" in str(e.value) and "2.bias" in str(e.value) and "strict" in str(e.value)
+
+
+def test_resume_restores_optimizer_extras_and_rng(tmp_path):
+    model = _net()
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    model(torch.randn(2, 4)).sum().backward()
+    opt.step()
+    ck = Checkpointer(model, str(tmp_path), optimizer=opt)
+    ck.save("model_0004", epoch=4, best_metric=12.5)
+    draws = (random.random(), np.random.rand(), torch.rand(1).item())
+
+    model2 = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    opt2 = torch.optim.Adam(model2.parameters(), lr=0.5)
+    extra = Checkpointer(model2, str(tmp_path), optimizer=opt2).resume_or_load("", resume=True)
+    assert (extra["epoch"], extra["best_metric"]) == (4, 12.5)
+    assert opt2.param_groups[0]["lr"] == 0.1
+    assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == draws
+
+
+def test_load_of_missing_file_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        Checkpointer(_net()).load(str(tmp_path / "nope.pth"))

@@ -1,0 +1,128 @@
+"""LR values of the warm-up + multi-step and cosine schedules at chosen iterations and epochs."""
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from fastreid.config import get_cfg
+from fastreid.solver import build_lr_scheduler, build_optimizer
+
+
+def _lrs(cfg, iters_per_epoch, n_iters):
+    """LR used at each of the first ``n_iters`` iterations (the scheduler steps after each)."""
+    torch.manual_seed(0)
+    opt = build_optimizer(cfg, nn.Linear(2, 2))
+    sched = build_lr_scheduler(cfg, opt, iters_per_epoch)
+    out = []
+    for _ in range(n_iters):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+def _msinet_cfg():
+    cfg = get_cfg()
+    s = cfg.SOLVER
+    s.OPT, s.BASE_LR, s.MAX_EPOCH = "SGD", 0.065, 350
+    s.WARMUP_METHOD, s.WARMUP_FACTOR, s.WARMUP_EPOCHS, s.WARMUP_ITERS = "linear", 0.01, 10, 0
+    s.SCHED, s.STEPS, s.GAMMA = "MultiStepLR", [150, 225, 300], 0.1
+    return cfg
+
+
+def test_msinet_recipe_values_at_chosen_epochs():
+    ipe = 2
+    lrs = _lrs(_msinet_cfg(), ipe, 350 * ipe)
+    base = 0.065
+    expected = {  # epoch -> LR at the epoch's first iteration
+        0: base * 0.01,
+        5: base * (0.01 * 0.5 + 0.5),  # half-way through the linear warm-up
+        10: base,
+        149: base,
+        150: base * 0.1,
+        224: base * 0.1,
+        225: base * 0.01,
+        300: base * 0.001,
+        349: base * 0.001,
+    }
+    for epoch, lr in expected.items():
+        assert lrs[epoch * ipe] == pytest.approx(lr, rel=1e-9), epoch
+    # within an epoch the warm-up keeps rising per iteration
+    assert lrs[1] == pytest.approx(base * (0.01 + 0.99 * 1 / 20))
+
+
+def test_constant_warmup_in_iterations_then_full_lr():
+    cfg = get_cfg()
+    s = cfg.SOLVER
+    s.BASE_LR, s.WARMUP_METHOD, s.WARMUP_FACTOR, s.WARMUP_ITERS, s.STEPS = 1.0, "constant", 0.1, 5, [100]
+    lrs = _lrs(cfg, 10, 8)
+    assert lrs == pytest.approx([0.1] * 5 + [1.0] * 3)
+
+
+def test_cosine_after_delay_reaches_eta_min():
+    cfg = get_cfg()
+    s = cfg.SOLVER
+    s.BASE_LR, s.SCHED, s.MAX_EPOCH, s.DELAY_EPOCHS, s.ETA_MIN_LR = 1.0, "CosineAnnealingLR", 10, 4, 0.01
+    s.WARMUP_ITERS = s.WARMUP_EPOCHS = 0
+    ipe = 3
+    lrs = _lrs(cfg, ipe, 10 * ipe + 1)
+    assert lrs[: 4 * ipe] == [1.0] * (4 * ipe)  # delay at full LR
+    half = 4 * ipe + (6 * ipe) // 2  # half-way through the cosine
+    assert lrs[half] == pytest.approx(0.01 + 0.99 * 0.5)
+    assert lrs[10 * ipe] == pytest.approx(0.01)
+    assert all(a >= b for a, b in zip(lrs[4 * ipe:], lrs[4 * ipe + 1:]))
+
+
+def test_group_factors_scale_with_the_schedule():
+    cfg = _msinet_cfg()
+    cfg.SOLVER.BIAS_LR_FACTOR = 2.0
+    opt = build_optimizer(cfg, nn.Linear(2, 2))
+    sched = build_lr_scheduler(cfg, opt, 1)
+    for _ in range(150):
+        opt.step()
+        sched.step()
+    lrs = sorted(g["lr"] for g in opt.param_groups)
+    assert lrs == pytest.approx([0.0065, 0.013])
+
+
+def test_state_dict_resumes_the_schedule_exactly():
+    cfg = _msinet_cfg()
+    opt = build_optimizer(cfg, nn.Linear(2, 2))
+    sched = build_lr_scheduler(cfg, opt, 3)
+    for _ in range(40):
+        opt.step()
+        sched.step()
+    state_o, state_s = opt.state_dict(), sched.state_dict()
+    opt2 = build_optimizer(cfg, nn.Linear(2, 2))
+    sched2 = build_lr_scheduler(cfg, opt2, 3)
+    opt2.load_state_dict(state_o)
+    sched2.load_state_dict(state_s)
+    for _ in range(500):
+        assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+        for o, s in ((opt, sched), (opt2, sched2)):
+            o.step()
+            s.step()
+
+
+@pytest.mark.parametrize("key,value,needle", [
+    ("SCHED", "StepLR", "SOLVER.SCHED: 'StepLR'"),
+    ("WARMUP_METHOD", "exp", "SOLVER.WARMUP_METHOD: 'exp'"),
+    ("STEPS", [20, 10], "SOLVER.STEPS"),
+])
+def test_bad_schedule_settings_are_rejected_by_name(key, value, needle):
+    cfg = get_cfg()
+    cfg.SOLVER[key] = value
+    opt = build_optimizer(cfg, nn.Linear(2, 2))
+    with pytest.raises(ValueError, match=needle.replace("[", r"\[")):
+        build_lr_scheduler(cfg, opt, 2)
+
+
+def test_warmup_length_takes_the_larger_of_iters_and_epochs():
+    cfg = get_cfg()
+    s = cfg.SOLVER
+    s.BASE_LR, s.WARMUP_FACTOR, s.WARMUP_ITERS, s.WARMUP_EPOCHS = 1.0, 0.0, 4, 2
+    lrs = _lrs(cfg, 5, 11)
+    assert lrs[5] == pytest.approx(0.5) and lrs[10] == 1.0
+    assert not math.isclose(lrs[4], 1.0)
