@@ -1,0 +1,167 @@
+#!/usr/bin/env python
+"""Parameters, FLOPs and latency of MSINet, OSNet and ResNet-50 in one run, as ratios to ResNet-50.
+
+    python tools/benchmark_model.py [--batch 32] [--size 256 128] [--threads 2] [--repeats 5]
+                                    [--models msinet osnet resnet50] [--device cpu] [--json out.json]
+
+Models are built through the registries (backbone + its test head: FBLNeck for MSINet, EmbeddingHead
+for the others). Reported per model: parameters (all / without classifier layers), multiply-accumulates
+(fvcore FlopCountAnalysis, 1 x 3 x H x W), median latency at the batch size in PyTorch eval mode
+(plain; channels_last with BN folded into the convs), through ONNX Runtime (torch.onnx.export), and a
+training step (forward + backward). Timings vary with machine load: compare the ratios of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import logging
+import platform
+import statistics
+import time
+from typing import Callable, Dict, List
+
+import torch
+import torch.nn as nn
+
+from fastreid.config import get_cfg
+from fastreid.modeling.meta_arch.build import build_model
+
+logger = logging.getLogger("benchmark_model")
+HEADS = {"msinet": "FBLNeck"}
+
+
+def build(name: str, num_classes: int = 751) -> nn.Module:
+    cfg = get_cfg()
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.BACKBONE.NAME = name
+    cfg.MODEL.BACKBONE.PRETRAIN = False
+    cfg.MODEL.HEADS.NAME = HEADS.get(name, "EmbeddingHead")
+    cfg.MODEL.HEADS.NUM_CLASSES = num_classes
+    cfg.MODEL.LOSSES.NAME = ("CrossEntropyLoss", "TripletLoss")
+    torch.manual_seed(0)
+    return build_model(cfg)
+
+
+def count_params(model: nn.Module) -> Dict[str, int]:
+    total = sum(p.numel() for p in model.parameters())
+    cls = sum(p.numel() for n, p in model.named_parameters() if "classifier" in n)
+    return {"params": total, "params_without_classifier": total - cls}
+
+
+def fold_bn(module: nn.Module) -> nn.Module:
+    """Fold every BatchNorm2d that directly follows a Conv2d (same parent, attribute order) into it."""
+    for child in module.children():
+        fold_bn(child)
+    names = list(module._modules)
+    for prev, cur in zip(names[:-1], names[1:]):
+        conv, bn = module._modules[prev], module._modules[cur]
+        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and conv.out_channels == bn.num_features:
+            fused = torch.nn.utils.fusion.fuse_conv_bn_eval(conv, bn)
+            module._modules[prev] = fused
+            module._modules[cur] = nn.Identity()
+    return module
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def flops(model: nn.Module, size) -> float:
+    from fvcore.nn import FlopCountAnalysis
+
+    analysis = FlopCountAnalysis(model.eval(), torch.rand(1, 3, *size) * 255)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return float(analysis.total())
+
+
+def onnx_latency(model: nn.Module, x: torch.Tensor, threads: int, repeats: int) -> float:
+    import onnxruntime as ort
+
+    buf = io.BytesIO()
+    torch.onnx.export(model.eval(), (x,), buf, input_names=["images"], output_names=["features"],
+                      opset_version=17, dynamo=False)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+    feed = {"images": x.numpy()}
+    return median_time(lambda: sess.run(None, feed), repeats)
+
+
+def bench(name: str, args) -> Dict[str, float]:
+    model = build(name).to(args.device)
+    row: Dict[str, float] = dict(count_params(model))
+    row["macs_G"] = flops(copy.deepcopy(model).cpu(), args.size) / 1e9
+    x = torch.rand(args.batch, 3, *args.size, device=args.device) * 255
+    model.eval()
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+
+    def run(m, inp):
+        def f():
+            with torch.inference_mode():
+                m(inp)
+            sync()
+        return f
+
+    row["eager_s"] = median_time(run(model, x), args.repeats)
+    fast = fold_bn(copy.deepcopy(model)).to(memory_format=torch.channels_last)
+    row["eager_cl_fold_s"] = median_time(run(fast, x.contiguous(memory_format=torch.channels_last)), args.repeats)
+    if args.device == "cpu" and not args.no_onnx:
+        row["onnx_s"] = onnx_latency(copy.deepcopy(model), x, args.threads, args.repeats)
+    model.train()
+    batch = {"images": x, "targets": torch.arange(args.batch, device=args.device) // 4}
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        sum(model(batch).values()).backward()
+        sync()
+
+    row["train_step_s"] = median_time(step, max(1, args.repeats // 2))
+    return row
+
+
+def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["msinet", "osnet", "resnet50"])
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--size", type=int, nargs=2, default=[256, 128])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime timing")
+    p.add_argument("--json", default="", help="also write the results to this JSON file")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    logger.info("command: benchmark_model.py %s", " ".join(argv or []))
+    logger.info("machine: %s, %s, torch %s, threads %d, device %s", platform.node(), platform.processor()
+                or platform.machine(), torch.__version__, args.threads, args.device)
+    results = {name: bench(name, args) for name in args.models}
+    ref = results.get("resnet50")
+    if ref:
+        for row in results.values():
+            for key in [k for k in row if k.endswith("_s")]:
+                row[key.replace("_s", "_ratio")] = row[key] / ref[key]
+    keys = sorted({k for r in results.values() for k in r})
+    logger.info("%-10s " + " ".join(f"{k:>22}" for k in keys), "model")
+    for name, row in results.items():
+        logger.info("%-10s " + " ".join(f"{row.get(k, float('nan')):>22.4g}" for k in keys), name)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": results}, f, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
