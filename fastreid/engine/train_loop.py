@@ -137,9 +137,14 @@ class TrainerBase:
 
 
 def _sampler_with_set_epoch(loader):
-    """The loader's sampler or batch sampler that can restart its stream at an epoch, or None."""
+    """The object whose ``set_epoch(epoch)`` restarts the loader's stream at an epoch, or None.
+
+    Checked in order: the loader itself (fastreid's TrainLoader), its batch sampler, its sampler, the
+    batch sampler's sampler.
+    """
     batch_sampler = getattr(loader, "batch_sampler", None)
-    for obj in (getattr(loader, "sampler", None), batch_sampler, getattr(batch_sampler, "sampler", None)):
+    candidates = (loader, batch_sampler, getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None))
+    for obj in candidates:
         if obj is not None and callable(getattr(obj, "set_epoch", None)):
             return obj
     return None
@@ -148,7 +153,7 @@ def _sampler_with_set_epoch(loader):
 class SimpleTrainer(TrainerBase):
     """One optimisation step per iteration: ``loss_dict = model(batch)``, sum, backward, step.
 
-    Data: if the loader's sampler (or batch sampler) has ``set_epoch(epoch)``, the data iterator is
+    Data: if the loader (or its batch sampler or sampler) has ``set_epoch(epoch)``, the data iterator is
     re-created at each epoch start after calling it, so an epoch's batches depend only on the
     sampler's seed and the epoch (exact resume). Otherwise one iterator runs for the whole training.
     """
