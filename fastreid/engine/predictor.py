@@ -13,7 +13,6 @@ import logging
 import os
 from typing import Callable, List, Optional, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -26,22 +25,23 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def read_image(path: str, size_hw: Sequence[int]) -> torch.Tensor:
-    """Read an image file the way the test loader does.
+    """Read an image file the way the test loader does (same decoder, same resize).
 
     Args:
-        path: image file (any format PIL reads; converted to RGB).
+        path: image file (any format PIL reads; EXIF orientation applied, converted to RGB).
         size_hw: (height, width) in pixels, normally ``cfg.INPUT.SIZE_TEST``.
 
     Returns:
         ``float32`` tensor ``(3, H, W)`` on the 0..255 scale, resized with bicubic interpolation
         (the test transform: resize, no crop, no division by 255).
     """
+    from fastreid.data.data_utils import read_image as read_rgb
+    from fastreid.data.transforms.transforms import ToTensor255
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image file not found: {path}")
-    with Image.open(path) as im:
-        im = im.convert("RGB").resize((int(size_hw[1]), int(size_hw[0])), Image.BICUBIC)
-        array = np.asarray(im, dtype=np.float32)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+    image = read_rgb(path).resize((int(size_hw[1]), int(size_hw[0])), Image.BICUBIC)
+    return ToTensor255()(image)
 
 
 def list_images(folder: str) -> List[str]:

@@ -78,6 +78,17 @@ def test_read_image_is_bicubic_resize_on_0_255_scale(tmp_path):
     assert t.max() > 1.5  # not divided by 255
 
 
+def test_read_image_equals_the_test_loader_transform(tmp_path):
+    from fastreid.data.data_utils import read_image as read_rgb
+    from fastreid.data.transforms import build_transforms
+
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (90, 50, 3), dtype=np.uint8)).save(tmp_path / "b.png")
+    cfg = get_cfg()
+    cfg.INPUT.SIZE_TEST = list(SIZE_HW)
+    expected = build_transforms(cfg, is_train=False)(read_rgb(str(tmp_path / "b.png")))
+    assert torch.equal(read_image(str(tmp_path / "b.png"), SIZE_HW), expected)
+
+
 def test_run_on_files_matches_batched_call_in_path_order(tmp_path, osnet_model):
     for i in range(5):
         Image.fromarray(np.full((30, 20, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
