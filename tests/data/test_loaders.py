@@ -120,3 +120,24 @@ def test_unknown_sampler_name_lists_choices(tmp_path, fx, cfg):
     cfg.DATALOADER.SAMPLER_TRAIN = "PKSampler"
     with pytest.raises(ValueError, match="NaiveIdentitySampler"):
         build_reid_train_loader(cfg)
+
+
+@pytest.mark.slow
+def test_batches_do_not_depend_on_worker_count(tmp_path, fx, cfg):
+    fx.make_market(tmp_path)
+    cfg.DATALOADER.SAMPLER_TRAIN = "TrainingSampler"
+    cfg.SOLVER.IMS_PER_BATCH = 2
+    cfg.INPUT.FLIP.ENABLED = cfg.INPUT.PADDING.ENABLED = cfg.INPUT.REA.ENABLED = True
+    cfg.INPUT.PADDING.SIZE = 4
+    runs = []
+    for workers in (0, 2):
+        cfg.DATALOADER.NUM_WORKERS = workers
+        loader = build_reid_train_loader(cfg)
+        it = iter(loader)
+        batches = [next(it) for _ in range(3)]
+        loader.set_epoch(1, start_iter=1)  # persistent workers: a new iter() restarts the stream
+        batches.append(next(iter(loader)))
+        runs.append(batches)
+        del it, loader
+    for a, b in zip(*runs):
+        assert a["img_paths"] == b["img_paths"] and torch.equal(a["images"], b["images"])
