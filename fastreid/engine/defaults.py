@@ -10,6 +10,7 @@ subclass that replaces them works) without them.
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 from collections import OrderedDict
@@ -147,6 +148,9 @@ class DefaultTrainer(TrainerBase):
             return model
         on_cuda = next(model.parameters()).device.type == "cuda"
         ids = [comm.get_local_rank()] if on_cuda else None
+        # buffers (BN statistics) stay per-process after the initial sync, as in fast-reid
+        if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters:
+            return DistributedDataParallel(model, device_ids=ids, forward_sync_buffers=False)
         return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
 
     @staticmethod
@@ -307,6 +311,5 @@ class DefaultTrainer(TrainerBase):
             res = inference_on_dataset(model, loader, evaluator, flip_test=cfg.TEST.FLIP.ENABLED)
             results[name] = res
             if comm.is_main_process() and res:
-                logger.info("Results on %s:", name)
-                print_csv_format(res)
+                print_csv_format({name: res})
         return next(iter(results.values())) if len(results) == 1 else results

@@ -280,17 +280,22 @@ class PeriodicWriter(HookBase):
             raise ValueError(f"SOLVER.LOG_PERIOD: {period} must be >= 1 (iterations)")
         self._writers = list(writers)
         self._period = period
+        self._last_iter = -1
 
     def _write(self) -> None:
         for w in self._writers:
             w.write()
+        self._last_iter = self.trainer.iter
 
     def after_step(self):
         if (self.trainer.iter + 1) % self._period == 0:
             self._write()
 
     def after_epoch(self):
-        self._write()
+        # the last step of the epoch may just have been written; evaluation results still need writing
+        if self._last_iter != self.trainer.iter - 1 or getattr(self.trainer, "last_eval_epoch", None) == \
+                self.trainer.epoch:
+            self._write()
 
     def after_train(self):
         for w in self._writers:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import List, Sequence
+from typing import Any, Dict, List, Sequence
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -95,3 +95,13 @@ class WarmupScheduler(LRScheduler):
 
     def _get_closed_form_lr(self) -> List[float]:
         return self.get_lr()
+
+    # Only the position is state: the shape of the schedule comes from the config, so a resumed run
+    # with, e.g., a longer MAX_EPOCH follows the new config from the saved iteration on.
+    _STATE_KEYS = ("last_epoch", "_step_count", "base_lrs", "_last_lr")
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {k: self.__dict__[k] for k in self._STATE_KEYS if k in self.__dict__}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        self.__dict__.update({k: v for k, v in state_dict.items() if k in self._STATE_KEYS})

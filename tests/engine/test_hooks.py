@@ -133,3 +133,18 @@ def test_layer_freeze_keeps_frozen_weights_and_bn_stats(tmp_path):
         assert torch.equal(seen[k], before[k]), k  # frozen for iterations 0..2
         assert not torch.equal(trainer.model.state_dict()[k], before[k]), k  # trained afterwards
     assert not torch.equal(seen["heads.weight"], before["heads.weight"])
+
+
+def test_amp_trainer_on_cpu_warns_and_matches_fp32(caplog):
+    from fastreid.engine import AMPTrainer
+
+    results = []
+    for cls in (SimpleTrainer, AMPTrainer):
+        torch.manual_seed(0)
+        model = TinyNet()
+        with caplog.at_level("WARNING", logger="fastreid.engine.train_loop"):
+            t = cls(model, tiny_loader(), torch.optim.SGD(model.parameters(), lr=0.1))
+        t.train(0, 1, 3)
+        results.append(model.heads.weight.detach().clone())
+    assert "needs CUDA" in caplog.text
+    assert torch.equal(results[0], results[1])

@@ -126,3 +126,22 @@ def test_warmup_length_takes_the_larger_of_iters_and_epochs():
     lrs = _lrs(cfg, 5, 11)
     assert lrs[5] == pytest.approx(0.5) and lrs[10] == 1.0
     assert not math.isclose(lrs[4], 1.0)
+
+
+def test_resumed_schedule_follows_the_current_config():
+    cfg = get_cfg()
+    s = cfg.SOLVER
+    s.BASE_LR, s.SCHED, s.MAX_EPOCH, s.ETA_MIN_LR, s.WARMUP_ITERS = 1.0, "CosineAnnealingLR", 4, 0.0, 0
+    opt = build_optimizer(cfg, nn.Linear(2, 2))
+    sched = build_lr_scheduler(cfg, opt, 1)
+    for _ in range(2):
+        opt.step()
+        sched.step()
+    s.MAX_EPOCH = 8  # resume with a longer run
+    opt2 = build_optimizer(cfg, nn.Linear(2, 2))
+    sched2 = build_lr_scheduler(cfg, opt2, 1)
+    sched2.load_state_dict(sched.state_dict())
+    opt2.step()
+    sched2.step()
+    assert sched2.last_epoch == 3
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.5 * (1 + math.cos(math.pi * 3 / 8)))
