@@ -8,13 +8,9 @@ Components of installed projects (e.g. MSINet) are found through the ``fastreid.
 points that ``get_cfg()`` loads.
 """
 
-import logging
-
 from fastreid.config import get_cfg
 from fastreid.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 from fastreid.utils.checkpoint import Checkpointer
-
-logger = logging.getLogger(__name__)
 
 
 def setup(args):
@@ -44,6 +40,5 @@ def main(args):
 
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
-    logger.info("Command line: %s", args)
     launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
            dist_url=args.dist_url, args=(args,))

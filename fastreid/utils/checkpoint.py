@@ -157,8 +157,10 @@ class Checkpointer:
         self._load_model(state, path, strict)
         names = self.checkpointables.keys() if checkpointables is None else checkpointables
         for name in names:
-            if name not in data:
-                raise CheckpointError(f"{path}: has no '{name}' state; saved entries: {sorted(data)}")
+            if name not in data:  # e.g. a CPU run's checkpoint has no grad_scaler state
+                logger.warning("%s: has no '%s' state (saved entries: %s); it keeps its current state",
+                               path, name, ", ".join(sorted(data)))
+                continue
             self.checkpointables[name].load_state_dict(data.pop(name))
             logger.info("Restored %s from %s", name, path)
         rng = data.pop("rng", None)
