@@ -48,3 +48,31 @@ def add_msinet_config(cfg: CN) -> None:
     _C.SEARCH = CN()
     # Run the architecture search (projects/MSINet/train_net.py then uses the SearchTrainer).
     _C.SEARCH.ENABLED = False
+    # Search scheme (paper Fig. 5 a, supplement Sec. 9): "tcm" (Twins Contrastive Mechanism: one
+    # contrastive memory per split) or "softmax" (MSINet-S: one linear classifier + cross entropy on
+    # both splits; needs identical identities, i.e. TRAIN_RATIO = VALID_RATIO = 1.0).
+    _C.SEARCH.SCHEME = "tcm"
+    # Identity split (supplement Table 9): train takes the first TRAIN_RATIO of the identities, valid
+    # the last VALID_RATIO; identities in both have their images halved between them.
+    _C.SEARCH.TRAIN_RATIO = 0.6
+    _C.SEARCH.VALID_RATIO = 0.8
+    # Branch width of the supernet's cells: "in" = C_in / 4 (the authors' supernet, 1,687,590
+    # weights at 256x128) or "out" = C_out / 4 (as the searched MSINet).
+    _C.SEARCH.MID_RULE = "in"
+    # alpha (12 x 4) starts as ALPHA_INIT_STD * N(0, 1).
+    _C.SEARCH.ALPHA_INIT_STD = 1e-3
+    # Twin memories: slot start ("centroid" = class centroids of the current model, the paper;
+    # "zero" = the authors' code), re-initialisation period in epochs (0 = only at the start),
+    # contrastive temperature (Eq. 2) and momentum beta kept by the old slot (Eq. 3).
+    _C.SEARCH.MEMORY_INIT = "centroid"
+    _C.SEARCH.MEMORY_REFRESH = 0
+    _C.SEARCH.TEMPERATURE = 0.05
+    _C.SEARCH.MEMORY_MOMENTUM = 0.2
+    # Architecture optimizer (Adam) for alpha; its schedule follows SOLVER (same warm-up and steps).
+    _C.SEARCH.ARCH_LR = 0.002
+    _C.SEARCH.ARCH_BETAS = [0.5, 0.999]
+    _C.SEARCH.ARCH_WEIGHT_DECAY = 1e-3
+    # First iteration with an architecture step (the authors skip the very first one).
+    _C.SEARCH.ARCH_START_ITER = 1
+    # Log the genotype and softmax(alpha) every this many epochs (and at the end).
+    _C.SEARCH.GENOTYPE_PERIOD = 5

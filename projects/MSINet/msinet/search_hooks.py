@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import torch
@@ -49,7 +50,7 @@ class EpochBatches:
 
     def _sampler(self):
         batch_sampler = getattr(self.loader, "batch_sampler", None)
-        for obj in (getattr(self.loader, "sampler", None), batch_sampler,
+        for obj in (self.loader, getattr(self.loader, "sampler", None), batch_sampler,
                     getattr(batch_sampler, "sampler", None)):
             if obj is not None and callable(getattr(obj, "set_epoch", None)):
                 return obj
@@ -117,7 +118,10 @@ class ArchitectStep(HookBase):
             self.trainer.storage.put_scalar("arch_lr", max(g["lr"] for g in self.optimizer.param_groups),
                                             smoothing_hint=False)
         if self.scheduler is not None:
-            self.scheduler.step()
+            with warnings.catch_warnings():
+                # before ARCH_START_ITER the schedule advances without an Adam step, on purpose
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                self.scheduler.step()
 
 
 class MemoryRefresh(HookBase):

@@ -1,0 +1,183 @@
+"""SearchTrainer: the differentiable architecture search of MSINet as a toolbox trainer.
+
+``projects/MSINet/train_net.py`` uses it when SEARCH.ENABLED. It is a ``DefaultTrainer`` whose
+- training set is the *train* part of the identity split (SEARCH.TRAIN_RATIO / VALID_RATIO, see
+  ``fastreid.data.split_search_identities``); a second loader serves the *valid* part;
+- model is the config's meta-architecture (``SearchBaseline`` over ``msinet_supernet``); the weight
+  optimizer and schedule are the toolbox's (SOLVER.*: SGD lr 0.025 in the paper), alpha is left to
+  an Adam of its own (SEARCH.ARCH_*) on the same schedule shape;
+- step (``run_step``) is the weight step on a train batch with the train objective, preceded by the
+  :class:`~msinet.search_hooks.ArchitectStep` hook's architecture step on a valid batch;
+- checkpoints also hold the architecture optimizer and schedule, both memories and the alpha history,
+  so ``--resume`` continues a search exactly.
+Evaluation, checkpointing and logging are the DefaultTrainer's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import List, Tuple
+
+import torch
+import torch.nn as nn
+
+from fastreid.engine import DefaultTrainer
+from fastreid.engine import hooks as engine_hooks
+from fastreid.utils import comm
+
+from .search_hooks import ArchitectStep, EpochBatches, GenotypeLogger, MemoryRefresh
+from .search_objectives import SEARCH_SCHEMES, build_objective
+
+__all__ = ["SearchTrainer", "build_arch_optimizer", "search_splits"]
+
+logger = logging.getLogger(__name__)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
+
+
+def _check_search_cfg(cfg) -> None:
+    s = cfg.SEARCH
+    if s.SCHEME not in SEARCH_SCHEMES:
+        raise ValueError(f"SEARCH.SCHEME: {s.SCHEME!r} is not a search scheme; expected one of "
+                         f"{', '.join(SEARCH_SCHEMES)}")
+    if s.SCHEME == "softmax" and (s.TRAIN_RATIO < 1.0 or s.VALID_RATIO < 1.0):
+        raise ValueError(f"SEARCH.SCHEME 'softmax' shares one classifier between the splits, so it needs "
+                         f"SEARCH.TRAIN_RATIO = SEARCH.VALID_RATIO = 1.0; got {s.TRAIN_RATIO} / {s.VALID_RATIO}")
+    if s.MEMORY_INIT not in ("centroid", "zero"):
+        raise ValueError(f"SEARCH.MEMORY_INIT: {s.MEMORY_INIT!r}; expected centroid or zero")
+
+
+def search_splits(cfg) -> Tuple[list, list]:
+    """(train_items, valid_items) of the search: the training set of DATASETS.NAMES split by identity."""
+    from fastreid.data import build_dataset, split_search_identities
+    from fastreid.data.data_utils import drop_unreadable
+
+    items = [it for name in cfg.DATASETS.NAMES
+             for it in build_dataset(cfg, name, combineall=cfg.DATASETS.COMBINEALL).train]
+    if cfg.DATASETS.SKIP_CORRUPT:
+        items = drop_unreadable(items, "training set")
+    train, valid = split_search_identities(items, cfg.SEARCH.TRAIN_RATIO, cfg.SEARCH.VALID_RATIO)
+    logger.info("Search split %.0f%% - %.0f%%: train %d images of %d identities, valid %d images of %d",
+                100 * cfg.SEARCH.TRAIN_RATIO, 100 * cfg.SEARCH.VALID_RATIO, len(train),
+                len({t[1] for t in train}), len(valid), len({v[1] for v in valid}))
+    return train, valid
+
+
+def build_arch_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
+    """Adam over ``model.arch_parameters()`` (lr SEARCH.ARCH_LR, betas, weight decay)."""
+    params = list(_unwrap(model).arch_parameters())
+    if not params:
+        raise ValueError("SEARCH.ENABLED: the model has no architecture parameters (use msinet_supernet)")
+    s = cfg.SEARCH
+    return torch.optim.Adam(params, lr=s.ARCH_LR, betas=tuple(s.ARCH_BETAS), weight_decay=s.ARCH_WEIGHT_DECAY)
+
+
+class SearchTrainer(DefaultTrainer):
+    """Alternating first-order search: each iteration one alpha step (valid split) then one weight
+    step (train split). See the module docstring; typical use is the DefaultTrainer's."""
+
+    def __init__(self, cfg) -> None:
+        _check_search_cfg(cfg)
+        if cfg.SOLVER.AMP.ENABLED:
+            logger.warning("SOLVER.AMP.ENABLED is ignored by the search: both steps run in fp32")
+        super().__init__(cfg)
+
+    # ------------------------------------------------------------------ data
+    @classmethod
+    def build_train_loader(cls, cfg):
+        """Infinite loader of the search's train split (training transforms, identity sampler)."""
+        return cls._split_loader(cfg, search_splits(cfg)[0])
+
+    @classmethod
+    def build_valid_loader(cls, cfg):
+        """Infinite loader of the search's valid split (training transforms, identity sampler)."""
+        return cls._split_loader(cfg, search_splits(cfg)[1])
+
+    @staticmethod
+    def _split_loader(cfg, items):
+        from fastreid.data import CommDataset, build_reid_train_loader, build_transforms
+
+        return build_reid_train_loader(cfg, train_set=CommDataset(items, build_transforms(cfg, is_train=True)))
+
+    @classmethod
+    def build_centroid_loader(cls, cfg, items):
+        """This process's shard of ``items`` with test transforms, finite, for the memory centroids."""
+        from torch.utils.data import DataLoader
+
+        from fastreid.data import CommDataset, build_transforms, fast_batch_collator
+
+        shard = list(items)[comm.get_rank()::comm.get_world_size()]
+        dataset = CommDataset(shard, build_transforms(cfg, is_train=False), relabel=False)
+        batch = max(1, cfg.TEST.IMS_PER_BATCH // comm.get_world_size())
+        return DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=cfg.DATALOADER.NUM_WORKERS,
+                          collate_fn=fast_batch_collator)
+
+    # ------------------------------------------------------------------ search parts
+    def _setup_search(self) -> None:
+        cfg = self.cfg
+        net = _unwrap(self.model)
+        device = next(net.parameters()).device
+        train_items, valid_items = search_splits(cfg)
+        num_train = len({t[1] for t in train_items})
+        num_valid = len({v[1] for v in valid_items})
+        if cfg.SEARCH.SCHEME == "softmax" and num_train != num_valid:
+            raise ValueError(f"SEARCH.SCHEME 'softmax': train and valid splits have {num_train} and {num_valid} "
+                             "identities; expected the same identities in both")
+        self.train_objective = build_objective(cfg, num_train, net.feat_dim, device)
+        self.valid_objective = build_objective(cfg, num_valid, net.feat_dim, device)
+        self.valid_loader = self._split_loader(cfg, valid_items)
+        self.arch_optimizer = build_arch_optimizer(cfg, net)
+        self.arch_scheduler = self.build_lr_scheduler(cfg, self.arch_optimizer, self.iters_per_epoch)
+        self._train_batches = EpochBatches(self.data_loader)
+        self._split_items = {"train": train_items, "valid": valid_items}
+        extra = {"arch_optimizer": self.arch_optimizer, "arch_scheduler": self.arch_scheduler}
+        if self.train_objective.memory is not None:
+            extra.update(train_memory=self.train_objective.memory, valid_memory=self.valid_objective.memory)
+        self.checkpointer.checkpointables.update(extra)
+
+    def build_hooks(self) -> List[engine_hooks.HookBase]:
+        """The DefaultTrainer's hooks plus, in order: the architecture step (after the timer, so it is
+        timed), the memory refresh, and the genotype logger (before evaluation and checkpointing)."""
+        self._setup_search()
+        cfg = self.cfg
+        ret = super().build_hooks()
+        net = _unwrap(self.model)
+        genotype_log = GenotypeLogger(self.model, net.backbone.op_names, cfg.OUTPUT_DIR,
+                                      cfg.SEARCH.GENOTYPE_PERIOD)
+        self.checkpointer.checkpointables["genotype_log"] = genotype_log
+        arch = ArchitectStep(self.model, self.arch_optimizer, self.arch_scheduler, EpochBatches(self.valid_loader),
+                             self.valid_objective, cfg.SEARCH.ARCH_START_ITER)
+        ret.insert(1, arch)
+        if self.train_objective.memory is not None:
+            memories = {"train": self.train_objective.memory, "valid": self.valid_objective.memory}
+            loaders = {k: (lambda items=items: self.build_centroid_loader(cfg, items))
+                       for k, items in self._split_items.items()}
+            ret.insert(0, MemoryRefresh(self.model, memories, loaders, cfg.SEARCH.MEMORY_INIT,
+                                        cfg.SEARCH.MEMORY_REFRESH))
+        at = next(i for i, h in enumerate(ret) if isinstance(h, engine_hooks.EvalHook))
+        ret.insert(at, genotype_log)
+        return ret
+
+    # ------------------------------------------------------------------ the weight step
+    def run_step(self) -> None:
+        """Weight step: a train batch, the train objective, SGD on the weights, memory update."""
+        assert self.model.training, "SearchTrainer: the model was left in eval mode"
+        start = time.perf_counter()
+        batch = self._train_batches.next(self.epoch)
+        data_time = time.perf_counter() - start
+        outputs = self.model(batch)
+        loss = self.train_objective.loss(outputs, batch["targets"])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"search weight loss became non-finite at iteration {self.iter} "
+                                     f"(epoch {self.epoch}): {float(loss.detach())}")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.train_objective.after_step(outputs, batch["targets"])
+        value = comm.reduce_dict({"train_loss": loss.detach()})["train_loss"]
+        if comm.is_main_process():
+            self.storage.put_scalar("data_time", data_time)
+            self.storage.put_scalar("total_loss", float(value))

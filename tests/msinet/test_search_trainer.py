@@ -1,0 +1,214 @@
+"""SearchTrainer on the generated SyntheticReID dataset: split wiring, step order, export, resume, DDP."""
+
+import json
+import os
+
+import pytest
+import torch
+import yaml
+from msinet.config import add_msinet_config
+from msinet.search_trainer import SearchTrainer, search_splits
+
+from fastreid.config import get_cfg
+from fastreid.engine import hooks as engine_hooks
+from fastreid.engine.launch import launch
+from fastreid.modeling.meta_arch.build import build_model
+
+torch.set_num_threads(1)
+
+
+class QuietSearchTrainer(SearchTrainer):
+    """The search without the final test-set evaluation (not under test here; keeps tests fast)."""
+
+    @classmethod
+    def test(cls, cfg, model):
+        return {}
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("datasets")
+    from fastreid.data import build_dataset
+
+    cfg = get_cfg()
+    cfg.DATASETS.ROOT = str(root)
+    build_dataset(cfg, "SyntheticReID", verbose=False)  # generated once for the module
+    return str(root)
+
+
+def make_cfg(root, out, *opts):
+    cfg = get_cfg()
+    add_msinet_config(cfg)
+    cfg.merge_from_list([
+        "MODEL.META_ARCHITECTURE", "SearchBaseline", "MODEL.BACKBONE.NAME", "msinet_supernet",
+        "MODEL.MSINET.CHANNELS", "[8, 32, 48, 64]", "MODEL.DEVICE", "cpu", "SEARCH.ENABLED", "True",
+        "DATASETS.NAMES", "('SyntheticReID',)", "DATASETS.TESTS", "('SyntheticReID',)", "DATASETS.ROOT", root,
+        "INPUT.SIZE_TRAIN", "[32, 16]", "INPUT.SIZE_TEST", "[32, 16]", "SOLVER.OPT", "SGD",
+        "SOLVER.BASE_LR", "0.025", "SOLVER.MAX_EPOCH", "2", "SOLVER.ITERS_PER_EPOCH", "2",
+        "SOLVER.IMS_PER_BATCH", "8", "SOLVER.STEPS", "[1]", "SOLVER.CHECKPOINT_PERIOD", "1",
+        "SOLVER.LOG_PERIOD", "100", "TEST.EVAL_PERIOD", "0", "TEST.IMS_PER_BATCH", "64",
+        "DATALOADER.NUM_WORKERS", "0", "SEED", "3", "OUTPUT_DIR", str(out), "SEARCH.GENOTYPE_PERIOD", "1",
+        *opts,
+    ])
+    return cfg
+
+
+def test_split_ratios_follow_the_search_keys(data_root, tmp_path):
+    train, valid = search_splits(make_cfg(data_root, tmp_path))
+    assert len({t[1] for t in train}) == 36 and len({v[1] for v in valid}) == 48  # 60 % / 80 % of 60 ids
+    assert not {t[0] for t in train} & {v[0] for v in valid}  # overlap identities: images halved
+    train, valid = search_splits(make_cfg(data_root, tmp_path, "SEARCH.TRAIN_RATIO", "0.5",
+                                          "SEARCH.VALID_RATIO", "0.5"))
+    assert len({t[1] for t in train}) == 30 and len({v[1] for v in valid}) == 30
+    assert len(train) + len(valid) == 712
+    train, valid = search_splits(make_cfg(data_root, tmp_path, "SEARCH.TRAIN_RATIO", "1.0",
+                                          "SEARCH.VALID_RATIO", "1.0"))
+    assert train == valid  # "overlap" schemes: the same identities and images on both sides
+
+
+def _params(model):
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+def test_each_iteration_steps_alpha_on_valid_then_weights_on_train(data_root, tmp_path):
+    cfg = make_cfg(data_root, tmp_path, "SOLVER.MAX_EPOCH", "1", "SEARCH.MEMORY_INIT", "zero")
+    trainer = QuietSearchTrainer(cfg)
+    seen = {}
+    alpha_key = "backbone.alpha"
+
+    def before_arch(t):
+        seen["start"] = _params(t.model)
+
+    def after_arch(t):
+        seen["after_arch"] = _params(t.model)
+
+    def after_weight(t):
+        if t.iter != 1:
+            return
+        start, mid, end = seen["start"], seen["after_arch"], _params(t.model)
+        assert not torch.equal(mid[alpha_key], start[alpha_key])  # the arch step moved alpha ...
+        assert all(torch.equal(mid[k], start[k]) for k in start if k != alpha_key)  # ... and no weight
+        assert torch.equal(end[alpha_key], mid[alpha_key])  # the weight step left alpha alone ...
+        assert any(not torch.equal(end[k], mid[k]) for k in mid if k != alpha_key)  # ... and moved weights
+        seen["checked"] = True
+
+    arch_at = next(i for i, h in enumerate(trainer._hooks) if type(h).__name__ == "ArchitectStep")
+    first = engine_hooks.CallbackHook(before_step=before_arch, after_step=after_weight)
+    second = engine_hooks.CallbackHook(before_step=after_arch)
+    for h in (first, second):
+        h.trainer = trainer
+    trainer._hooks[arch_at + 1:arch_at + 1] = [second]
+    trainer._hooks[arch_at:arch_at] = [first]
+    trainer.train()
+    assert seen.get("checked")
+
+
+def test_search_writes_a_genotype_that_msinet_training_builds(data_root, tmp_path):
+    out = tmp_path / "search"
+    trainer = QuietSearchTrainer(make_cfg(data_root, out))
+    memory = trainer.train_objective.memory
+    trainer.train()
+    genotype = trainer.model.genotype()
+    assert yaml.safe_load((out / "genotype.yaml").read_text()) == {"MODEL": {"MSINET": {"GENOTYPE": genotype}}}
+    history = json.loads((out / "alphas.json").read_text())
+    assert history["epochs"] == [1, 2] and len(history["softmax_alpha"][0]) == 12
+    assert (out / "alphas.png").is_file()
+    assert torch.allclose(memory.slots.norm(dim=1), torch.ones(memory.num_classes), atol=1e-5)
+    # the file works both as MODEL.MSINET.GENOTYPE and as _BASE_ of a training config
+    for how in ("value", "base"):
+        cfg = get_cfg()
+        add_msinet_config(cfg)
+        if how == "value":
+            cfg.merge_from_list(["MODEL.MSINET.GENOTYPE", str(out / "genotype.yaml")])
+        else:
+            child = tmp_path / "train.yml"
+            child.write_text(f"_BASE_: {out / 'genotype.yaml'}\nMODEL:\n  BACKBONE:\n    NAME: msinet\n")
+            cfg.merge_from_file(str(child))
+        cfg.merge_from_list(["MODEL.BACKBONE.NAME", "msinet", "MODEL.DEVICE", "cpu", "MODEL.HEADS.NUM_CLASSES", "5"])
+        assert build_model(cfg).backbone.genotype == genotype
+
+
+def test_softmax_scheme_trains_one_classifier_on_both_splits(data_root, tmp_path):
+    cfg = make_cfg(data_root, tmp_path, "SEARCH.SCHEME", "softmax", "SEARCH.TRAIN_RATIO", "1.0",
+                   "SEARCH.VALID_RATIO", "1.0", "SOLVER.MAX_EPOCH", "1")
+    trainer = QuietSearchTrainer(cfg)
+    assert trainer.model.heads.classifier.out_features == 60
+    assert trainer.train_objective.memory is None
+    before = trainer.model.backbone.alpha.detach().clone()
+    trainer.train()
+    assert not torch.equal(trainer.model.backbone.alpha, before)
+    with pytest.raises(ValueError, match="TRAIN_RATIO = SEARCH.VALID_RATIO = 1.0"):
+        QuietSearchTrainer(make_cfg(data_root, tmp_path, "SEARCH.SCHEME", "softmax"))
+
+
+class _Stop(Exception):
+    pass
+
+
+def _state(trainer):
+    return {
+        "model": {k: v.clone() for k, v in trainer.model.state_dict().items()},
+        "train_memory": trainer.train_objective.memory.slots.clone(),
+        "valid_memory": trainer.valid_objective.memory.slots.clone(),
+        "arch_opt": trainer.arch_optimizer.state_dict()["state"][0]["exp_avg"].clone(),
+        "weight_lr": trainer.optimizer.param_groups[0]["lr"],
+        "arch_lr": trainer.arch_optimizer.param_groups[0]["lr"],
+    }
+
+
+def test_stopped_search_resumes_exactly(data_root, tmp_path):
+    straight = QuietSearchTrainer(make_cfg(data_root, tmp_path / "a"))
+    straight.train()
+    expected = _state(straight)
+
+    first = QuietSearchTrainer(make_cfg(data_root, tmp_path / "b"))
+
+    def stop(t):
+        if t.epoch == 0:
+            raise _Stop()
+
+    first.register_hooks([engine_hooks.CallbackHook(after_epoch=stop)])
+    with pytest.raises(_Stop):
+        first.train()
+    assert not (tmp_path / "b" / "genotype.yaml").exists()
+
+    resumed = QuietSearchTrainer(make_cfg(data_root, tmp_path / "b"))
+    resumed.resume_or_load(resume=True)
+    assert resumed.start_epoch == 1
+    resumed.train()
+    got = _state(resumed)
+    for k, v in expected["model"].items():
+        torch.testing.assert_close(got["model"][k], v, rtol=0, atol=0, msg=k)
+    for k in ("train_memory", "valid_memory", "arch_opt"):
+        torch.testing.assert_close(got[k], expected[k], rtol=0, atol=0, msg=k)
+    assert got["weight_lr"] == expected["weight_lr"] and got["arch_lr"] == expected["arch_lr"]
+    a = json.loads((tmp_path / "a" / "alphas.json").read_text())
+    b = json.loads((tmp_path / "b" / "alphas.json").read_text())
+    assert a == b
+
+
+def _ddp_worker(root, out):
+    torch.set_num_threads(1)
+    from fastreid.utils import comm
+
+    trainer = QuietSearchTrainer(make_cfg(root, out, "SOLVER.MAX_EPOCH", "1", "SOLVER.IMS_PER_BATCH", "16"))
+    trainer.train()
+    net = trainer.model.module
+    state = {
+        "alpha": net.backbone.alpha.detach().tolist(),
+        "train_memory": trainer.train_objective.memory.slots.tolist(),
+        "valid_memory": trainer.valid_objective.memory.slots.tolist(),
+        "weights": [float(p.detach().double().sum()) for p in net.parameters()],
+    }
+    states = comm.all_gather(state)
+    if comm.is_main_process():
+        with open(os.path.join(out, "ranks.json"), "w") as f:
+            json.dump(states, f)
+
+
+def test_ddp_keeps_alphas_memories_and_weights_identical_on_every_rank(data_root, tmp_path):
+    launch(_ddp_worker, 2, args=(data_root, str(tmp_path)))
+    r0, r1 = json.loads((tmp_path / "ranks.json").read_text())
+    assert r0 == r1
+    assert torch.tensor(r0["train_memory"]).abs().sum() > 0
+    assert (tmp_path / "genotype.yaml").is_file()
