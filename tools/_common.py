@@ -88,11 +88,6 @@ def load_cfg(config_file: str, weights: str = "", opts: Sequence[str] = (), devi
             f"{config_file}: no weights (MODEL.WEIGHTS is empty); pass --weights FILE, "
             "or --random-weights to use an untrained network"
         )
-    if cfg.MODEL.HEADS.NUM_CLASSES <= 0:
-        raise ToolError(
-            f"{config_file}: MODEL.HEADS.NUM_CLASSES is {cfg.MODEL.HEADS.NUM_CLASSES}; use the config.yaml that "
-            "training wrote beside the weights, or add --opts MODEL.HEADS.NUM_CLASSES <training identities>"
-        )
     cfg.freeze()
     return cfg
 

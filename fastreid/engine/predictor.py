@@ -56,6 +56,39 @@ def list_images(folder: str) -> List[str]:
     return sorted(found)
 
 
+def _with_class_count(cfg):
+    """A copy of ``cfg`` whose MODEL.HEADS.NUM_CLASSES matches the checkpoint's classifier.
+
+    A YAML used for training usually says 0 (the trainer fills it in from the data); the checkpoint
+    records the real count under ``num_classes``. Without weights the classifier does not affect the
+    features, so 1 is used.
+    """
+    cfg = cfg.clone()
+    if cfg.MODEL.HEADS.NUM_CLASSES > 0:
+        return cfg
+    weights = cfg.MODEL.WEIGHTS
+    if weights:
+        if not os.path.isfile(weights):
+            raise FileNotFoundError(f"MODEL.WEIGHTS: checkpoint file not found: {weights}")
+        from fastreid.engine.defaults import DefaultTrainer
+
+        count = DefaultTrainer.num_classes_in_checkpoint(weights)
+        if count <= 0:
+            from fastreid.config import ConfigError
+
+            raise ConfigError(f"MODEL.HEADS.NUM_CLASSES is 0 and {weights} does not record num_classes; use "
+                              "the config.yaml written beside it or set MODEL.HEADS.NUM_CLASSES")
+    else:
+        count = 1
+    was_frozen = cfg.is_frozen()
+    cfg.defrost()
+    cfg.MODEL.HEADS.NUM_CLASSES = count
+    if was_frozen:
+        cfg.freeze()
+    logger.info("MODEL.HEADS.NUM_CLASSES set to %d (%s)", count, "from the checkpoint" if weights else "no weights")
+    return cfg
+
+
 class DefaultPredictor:
     """The model of ``cfg`` with ``MODEL.WEIGHTS`` loaded strictly, in eval mode.
 
@@ -65,7 +98,8 @@ class DefaultPredictor:
         feats = predictor(images)                 # images (B, 3, H, W) RGB 0..255
         feats = predictor.run_on_files(paths)     # read + resize with INPUT.SIZE_TEST, batched
 
-    An empty ``MODEL.WEIGHTS`` gives an untrained network (logged as a warning), which is what an
+    MODEL.HEADS.NUM_CLASSES 0 is taken from the checkpoint (the trainer records it), so the training
+    YAML works as well as the config.yaml of the run. An empty ``MODEL.WEIGHTS`` gives an untrained network (logged as a warning), which is what an
     "untrained baseline" comparison wants; tools refuse that unless asked explicitly.
     ``TEST.FLIP.ENABLED`` averages each image's feature with its horizontal flip's before normalising.
     """
@@ -73,7 +107,7 @@ class DefaultPredictor:
     def __init__(self, cfg):
         from fastreid.modeling.meta_arch.build import build_model
 
-        self.cfg = cfg.clone()
+        self.cfg = _with_class_count(cfg)
         self.size_hw = tuple(int(v) for v in cfg.INPUT.SIZE_TEST)
         self.flip = bool(cfg.TEST.FLIP.ENABLED)
         self.model = build_model(self.cfg)

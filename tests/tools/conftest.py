@@ -66,7 +66,8 @@ def make_checkpoint(config: Path, out: Path, seed: int = 0) -> Path:
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.running_mean.uniform_(-0.1, 0.1)
             m.running_var.uniform_(0.5, 1.5)
-    path = Checkpointer(model, str(out)).save("model_final")
+    # the trainer records the class count beside the weights
+    path = Checkpointer(model, str(out)).save("model_final", num_classes=cfg.MODEL.HEADS.NUM_CLASSES)
     return Path(path)
 
 

@@ -57,12 +57,20 @@ def test_missing_inputs_are_named(tmp_path, osnet_model, bad, message):
                    "--config-file", str(osnet_model[0]), "--weights", str(osnet_model[1])])
 
 
-def test_untrained_config_without_class_count_points_to_training_config(tmp_path, colour_folder):
+def test_training_yaml_without_class_count_takes_it_from_the_checkpoint(tmp_path, osnet_model, colour_folder):
+    import torch
+
     cfg = tmp_path / "c.yml"
-    cfg.write_text("MODEL:\n  DEVICE: cpu\n  BACKBONE:\n    NAME: osnet\n")
-    with pytest.raises(SystemExit, match="NUM_CLASSES is 0; use the config.yaml"):
-        tool.main(["--input", str(colour_folder), "--output", str(tmp_path / "f.npz"),
-                   "--config-file", str(cfg), "--random-weights"])
+    cfg.write_text("MODEL:\n  DEVICE: cpu\n  BACKBONE:\n    NAME: osnet\nINPUT:\n  SIZE_TEST: [64, 32]\n")
+    out = tmp_path / "f.npz"
+    tool.main(["--input", str(colour_folder), "--output", str(out), "--config-file", str(cfg),
+               "--weights", str(osnet_model[1])])
+    assert np.load(out)["features"].shape == (12, 512)
+    bare = tmp_path / "bare.pth"  # a plain state_dict does not say how many classes it was trained on
+    torch.save(torch.load(osnet_model[1], weights_only=False)["model"], bare)
+    with pytest.raises(SystemExit, match="NUM_CLASSES is 0 and .*bare.pth does not record num_classes"):
+        tool.main(["--input", str(colour_folder), "--output", str(out), "--config-file", str(cfg),
+                   "--weights", str(bare)])
 
 
 def test_help_exits_cleanly(capsys):
