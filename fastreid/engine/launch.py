@@ -53,7 +53,7 @@ def backend_for_device(num_local_processes: int) -> str:
 
 
 def launch(main_func: Callable, num_gpus_per_machine: int, num_machines: int = 1, machine_rank: int = 0,
-           dist_url: Optional[str] = None, args: Sequence = ()) -> None:
+           dist_url: Optional[str] = None, args: Sequence = (), *, backend: Optional[str] = None) -> None:
     """Run ``main_func(*args)`` in every process of a (possibly single-process) job.
 
     Args:
@@ -62,9 +62,13 @@ def launch(main_func: Callable, num_gpus_per_machine: int, num_machines: int = 1
         num_machines, machine_rank: multi-machine layout (rank of this machine, from 0).
         dist_url: rendezvous URL such as "tcp://host:port"; None or "auto" picks a free local port
             (single machine only).
+        backend: force "gloo" or "nccl"; None = NCCL with CUDA, gloo without (gloo processes run on
+            the CPU even where GPUs exist).
     """
+    if backend not in (None, "gloo", "nccl"):
+        raise ValueError(f"launch backend: '{backend}' is not supported; expected gloo or nccl")
     if launched_by_torchrun():
-        _join_torchrun_group(main_func, args)
+        _join_torchrun_group(main_func, args, backend)
         return
     world_size = num_machines * num_gpus_per_machine
     if world_size <= 1:
@@ -74,7 +78,7 @@ def launch(main_func: Callable, num_gpus_per_machine: int, num_machines: int = 1
         if num_machines != 1:
             raise ValueError("--dist-url: 'auto' only works on one machine; give tcp://<host>:<port>")
         dist_url = f"tcp://127.0.0.1:{find_free_port()}"
-    backend = backend_for_device(num_gpus_per_machine)
+    backend = backend or backend_for_device(num_gpus_per_machine)
     logger.info("Launching %d processes (%s) with rendezvous %s", world_size, backend, dist_url)
     mp.start_processes(
         _worker, nprocs=num_gpus_per_machine, start_method="spawn", daemon=False,
@@ -104,14 +108,14 @@ def _worker(local_rank: int, main_func: Callable, world_size: int, local_size: i
         dist.destroy_process_group()
 
 
-def _join_torchrun_group(main_func: Callable, args: Sequence) -> None:
+def _join_torchrun_group(main_func: Callable, args: Sequence, backend: Optional[str]) -> None:
     local_rank = int(os.environ["LOCAL_RANK"])
     local_size = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
     world_size = int(os.environ["WORLD_SIZE"])
     if world_size <= 1:
         main_func(*args)
         return
-    backend = backend_for_device(local_size)
+    backend = backend or backend_for_device(local_size)
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
     dist.init_process_group(backend=backend, init_method="env://", timeout=_TIMEOUT)

@@ -29,15 +29,15 @@ def _check_ranks(out_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU gloo path; GPUs would select NCCL")
 def test_two_process_gloo_ddp_ends_with_identical_weights(tmp_path):
     args = default_argument_parser().parse_args(["--num-gpus", "2"])
-    launch(ddp_train_worker, args.num_gpus, dist_url=args.dist_url, args=(str(tmp_path),))
+    # without CUDA, --num-gpus 2 means two gloo CPU processes; force gloo so GPU machines test the same
+    backend = "gloo" if torch.cuda.is_available() else None
+    launch(ddp_train_worker, args.num_gpus, dist_url=args.dist_url, args=(str(tmp_path),), backend=backend)
     _check_ranks(tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU gloo path; GPUs would select NCCL")
 def test_launch_under_torchrun_joins_the_env_group(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(f"""
@@ -45,7 +45,7 @@ def test_launch_under_torchrun_joins_the_env_group(tmp_path):
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from engine_parts import ddp_train_worker
         from fastreid.engine import launch
-        launch(ddp_train_worker, 1, args=({str(tmp_path)!r},))  # torchrun decides the layout
+        launch(ddp_train_worker, 1, args=({str(tmp_path)!r},), backend="gloo")  # torchrun sets the layout
     """))
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env["OMP_NUM_THREADS"] = "1"
