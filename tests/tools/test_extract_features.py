@@ -71,9 +71,3 @@ def test_training_yaml_without_class_count_takes_it_from_the_checkpoint(tmp_path
     with pytest.raises(SystemExit, match="NUM_CLASSES is 0 and .*bare.pth does not record num_classes"):
         tool.main(["--input", str(colour_folder), "--output", str(out), "--config-file", str(cfg),
                    "--weights", str(bare)])
-
-
-def test_help_exits_cleanly(capsys):
-    with pytest.raises(SystemExit) as e:
-        tool.main(["--help"])
-    assert e.value.code == 0 and "--dataset" in capsys.readouterr().out
