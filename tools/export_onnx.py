@@ -16,9 +16,9 @@ Example::
 
 The legacy TorchScript-based exporter (``dynamo=False``) is the default: on torch 2.14 it gives the
 same results as the torch.export-based one (``--dynamo``, opset >= 18) and is much faster (OSNet at
-64x32 on 2 CPU cores: 0.9 s vs 11.6 s; MSINet 2.4 s vs 33 s), and on MSINet the dynamo exporter
-silently fixed the batch size. Either way the tool checks that the batch axis of the written graph is
-symbolic and that batches of 1 and 3 run.
+64x32 on 2 CPU cores: 0.9 s vs 11.6 s; MSINet 2.4 s vs 33 s). Code that sizes a split from the batch
+(``t.split(x.shape[0])``, ``chunk``) makes either exporter freeze the batch axis to the example's, so
+the tool checks that the written graph's batch axis is symbolic and that batches of 1 and 3 run.
 """
 
 from __future__ import annotations

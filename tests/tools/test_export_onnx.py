@@ -57,8 +57,8 @@ def test_difference_above_tolerance_fails_loudly(tmp_path, osnet_model):
 @pytest.mark.parametrize("backbone, head", [
     ("resnet50", "EmbeddingHead"),
     pytest.param("msinet", "FBLNeck", marks=pytest.mark.xfail(
-        strict=True, reason="msinet ChannelGate splits by x.shape[0], which the exporter freezes to the "
-                            "example batch; needs chunk(2) in msinet/interaction.py")),
+        strict=True, reason="msinet ChannelGate.forward uses gates.split(x1.shape[0]), which the exporters "
+                            "freeze to the example batch; gates[:b], gates[b:] exports with a dynamic batch")),
 ])
 def test_other_backbones_export_with_dynamic_batch(tmp_path, backbone, head):
     config = write_config(tmp_path, backbone, head)
