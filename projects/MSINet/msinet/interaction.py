@@ -78,10 +78,9 @@ class ChannelGate(nn.Module):
         return torch.sigmoid(self.fc2(F.relu(self.fc1(pooled))))
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> Pair:
-        # Both branches share the MLP, so their pooled vectors go through it as one batch.
-        gates = self.gate(torch.cat([F.adaptive_avg_pool2d(x1, 1), F.adaptive_avg_pool2d(x2, 1)], 0))
-        g1, g2 = gates.split(x1.shape[0], dim=0)
-        return x1 * g1, x2 * g2
+        # One MLP serves both branches; each branch is gated by its own pooled statistics. Two calls
+        # (rather than one batched call split by x1.shape[0]) keep the batch axis dynamic in ONNX.
+        return x1 * self.gate(x1), x2 * self.gate(x2)
 
 
 class CrossAttention(nn.Module):
