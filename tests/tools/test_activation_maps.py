@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from conftest import SIZE_HW, load_tool, make_checkpoint, write_config
 from PIL import Image
+from tools_testlib import SIZE_HW, load_tool, make_checkpoint, write_config
 
 tool = load_tool("activation_maps")
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, load_tool
+from tools_testlib import REPO, load_tool
 
 from fastreid.config import get_cfg
 

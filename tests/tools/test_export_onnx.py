@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import SIZE_HW, load_tool, make_checkpoint, write_config
+from tools_testlib import SIZE_HW, load_tool, make_checkpoint, write_config
 
 tool = load_tool("export_onnx")
 

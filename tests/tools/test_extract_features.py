@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import SIZE_HW, load_tool
+from tools_testlib import SIZE_HW, load_tool
 
 from fastreid.config import get_cfg
 from fastreid.engine.predictor import DefaultPredictor, read_image

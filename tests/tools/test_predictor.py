@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SIZE_HW, make_checkpoint, write_config
 from PIL import Image
+from tools_testlib import SIZE_HW, make_checkpoint, write_config
 
 from fastreid.config import get_cfg
 from fastreid.engine.predictor import DefaultPredictor, list_images, read_image

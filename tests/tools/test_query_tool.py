@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import load_tool
 from PIL import Image
+from tools_testlib import load_tool
 
 from fastreid.utils.visualizer import MATCH_COLOR
 

@@ -1,7 +1,7 @@
 """Every tool answers --help with its usage and exits 0, through its importable main(argv)."""
 
 import pytest
-from conftest import load_tool
+from tools_testlib import load_tool
 
 TOOLS = {
     "extract_features": "--dataset",

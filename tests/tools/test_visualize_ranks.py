@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import COLORS, load_tool, solid_image
 from PIL import Image
+from tools_testlib import COLORS, load_tool, solid_image
 
 from fastreid.utils.visualizer import MATCH_COLOR, MISMATCH_COLOR
 
@@ -88,7 +88,7 @@ def test_features_without_identities_are_refused_with_a_hint(tmp_path):
 
 @pytest.mark.slow
 def test_dataset_mode_equals_features_file_mode_on_real_images(tmp_path, osnet_model):
-    from conftest import PKU
+    from tools_testlib import PKU
 
     if not (PKU / "images").is_dir():
         pytest.skip(f"real test images not found at {PKU}")
