@@ -162,7 +162,8 @@ def test_zero_init_leaves_memories_empty():
 def test_genotype_logger_writes_a_genotype_yaml_msinet_accepts_plus_alpha_history(tmp_path):
     model = _model()
     logger_hook = GenotypeLogger(model, SEARCH_OPS, str(tmp_path), period=1)
-    logger_hook.trainer = types.SimpleNamespace(epoch=0, iters_per_epoch=1, max_iter=2, iter=1)
+    logger_hook.trainer = types.SimpleNamespace(epoch=0, iters_per_epoch=1, max_iter=2, iter=1, start_iter=0)
+    logger_hook.before_train()
     logger_hook.after_epoch()
     picks = [1, 1, 3, 1, 2, 1, 1, 0, 1, 2, 3, 2]
     model.backbone.alpha.data = 5.0 * F.one_hot(torch.tensor(picks), 4).float()
@@ -174,13 +175,13 @@ def test_genotype_logger_writes_a_genotype_yaml_msinet_accepts_plus_alpha_histor
     assert yaml.safe_load(path.read_text()) == {"MODEL": {"MSINET": {"GENOTYPE": expected}}}
     assert resolve_genotype(str(path)) == expected
     data = json.loads((tmp_path / "alphas.json").read_text())
-    assert data["epochs"] == [1, 2] and data["ops"] == list(SEARCH_OPS) and data["genotype"] == expected
-    torch.testing.assert_close(torch.tensor(data["softmax_alpha"][1]), torch.softmax(model.backbone.alpha, -1))
+    assert data["epochs"] == [0, 1, 2] and data["ops"] == list(SEARCH_OPS) and data["genotype"] == expected
+    torch.testing.assert_close(torch.tensor(data["softmax_alpha"][2]), torch.softmax(model.backbone.alpha, -1))
     assert (tmp_path / "alphas.png").stat().st_size > 1000
     # the history survives a checkpoint round trip
     other = GenotypeLogger(model, SEARCH_OPS, str(tmp_path))
     other.load_state_dict(logger_hook.state_dict())
-    assert other.epochs == [1, 2] and other.history == logger_hook.history
+    assert other.epochs == [0, 1, 2] and other.history == logger_hook.history
 
 
 def test_interrupted_search_writes_no_genotype(tmp_path):

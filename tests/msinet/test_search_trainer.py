@@ -111,7 +111,7 @@ def test_search_writes_a_genotype_that_msinet_training_builds(data_root, tmp_pat
     genotype = trainer.model.genotype()
     assert yaml.safe_load((out / "genotype.yaml").read_text()) == {"MODEL": {"MSINET": {"GENOTYPE": genotype}}}
     history = json.loads((out / "alphas.json").read_text())
-    assert history["epochs"] == [1, 2] and len(history["softmax_alpha"][0]) == 12
+    assert history["epochs"] == [0, 1, 2] and len(history["softmax_alpha"][0]) == 12
     assert (out / "alphas.png").is_file()
     assert torch.allclose(memory.slots.norm(dim=1), torch.ones(memory.num_classes), atol=1e-5)
     # the file works both as MODEL.MSINET.GENOTYPE and as _BASE_ of a training config

@@ -7,7 +7,7 @@ Registered by :class:`~msinet.search_trainer.SearchTrainer` in this order, aroun
   LR schedule steps after every iteration, like the weights'.
 - :class:`MemoryRefresh` - initialises both twin memories from class centroids at the start (unless
   resuming or SEARCH.MEMORY_INIT is "zero") and every SEARCH.MEMORY_REFRESH epochs.
-- :class:`GenotypeLogger` - records softmax(alpha) after every epoch, logs the genotype every
+- :class:`GenotypeLogger` - records softmax(alpha) at the start and after every epoch, logs the genotype every
   SEARCH.GENOTYPE_PERIOD epochs, and at the end writes ``genotype.yaml``, ``alphas.json`` and
   ``alphas.png`` into the output folder. Its history is checkpointed, so a resumed search keeps it.
 """
@@ -233,6 +233,11 @@ class GenotypeLogger(HookBase):
     def load_state_dict(self, state: Mapping[str, object]) -> None:
         self.epochs = [int(e) for e in state["epochs"]]
         self.history = [list(map(list, h)) for h in state["history"]]
+
+    def before_train(self) -> None:
+        if self.trainer.start_iter == 0 and not self.epochs:
+            self.epochs.append(0)  # the initial alpha, so even a one-epoch search shows a trend
+            self.history.append(_unwrap(self.model).arch_weights().cpu().tolist())
 
     def after_epoch(self) -> None:
         t = self.trainer
