@@ -56,9 +56,7 @@ def test_difference_above_tolerance_fails_loudly(tmp_path, osnet_model):
 @pytest.mark.slow
 @pytest.mark.parametrize("backbone, head", [
     ("resnet50", "EmbeddingHead"),
-    pytest.param("msinet", "FBLNeck", marks=pytest.mark.xfail(
-        strict=True, reason="msinet ChannelGate.forward uses gates.split(x1.shape[0]), which the exporters "
-                            "freeze to the example batch; gates[:b], gates[b:] exports with a dynamic batch")),
+    ("msinet", "FBLNeck"),
 ])
 def test_other_backbones_export_with_dynamic_batch(tmp_path, backbone, head):
     config = write_config(tmp_path, backbone, head)
