@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import List, Tuple
+from typing import List, Mapping, Tuple
 
 import torch
 import torch.nn as nn
@@ -27,9 +27,9 @@ from fastreid.engine import hooks as engine_hooks
 from fastreid.utils import comm
 
 from .search_hooks import ArchitectStep, EpochBatches, GenotypeLogger, MemoryRefresh
-from .search_objectives import SEARCH_SCHEMES, build_objective
+from .search_objectives import SEARCH_SCHEMES, SearchObjective, build_objective
 
-__all__ = ["SearchTrainer", "build_arch_optimizer", "search_splits"]
+__all__ = ["SearchTrainer", "build_arch_optimizer", "search_splits", "weight_step"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,22 @@ def build_arch_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
         raise ValueError("SEARCH.ENABLED: the model has no architecture parameters (use msinet_supernet)")
     s = cfg.SEARCH
     return torch.optim.Adam(params, lr=s.ARCH_LR, betas=tuple(s.ARCH_BETAS), weight_decay=s.ARCH_WEIGHT_DECAY)
+
+
+def weight_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: SearchObjective,
+                batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """One weight step: forward ``batch``, the split's objective, backward, ``optimizer`` step (weights
+    only; alpha's gradient is left for the next architecture step to clear), then the objective's
+    after-step (memory update). Returns the detached loss."""
+    outputs = model(batch)
+    loss = objective.loss(outputs, batch["targets"])
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"search weight loss became non-finite: {float(loss.detach())}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    objective.after_step(outputs, batch["targets"])
+    return loss.detach()
 
 
 class SearchTrainer(DefaultTrainer):
@@ -168,16 +184,11 @@ class SearchTrainer(DefaultTrainer):
         start = time.perf_counter()
         batch = self._train_batches.next(self.epoch)
         data_time = time.perf_counter() - start
-        outputs = self.model(batch)
-        loss = self.train_objective.loss(outputs, batch["targets"])
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"search weight loss became non-finite at iteration {self.iter} "
-                                     f"(epoch {self.epoch}): {float(loss.detach())}")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.train_objective.after_step(outputs, batch["targets"])
-        value = comm.reduce_dict({"train_loss": loss.detach()})["train_loss"]
+        try:
+            loss = weight_step(self.model, self.optimizer, self.train_objective, batch)
+        except FloatingPointError as e:
+            raise FloatingPointError(f"{e} (iteration {self.iter}, epoch {self.epoch})") from e
+        value = comm.reduce_dict({"train_loss": loss})["train_loss"]
         if comm.is_main_process():
             self.storage.put_scalar("data_time", data_time)
             self.storage.put_scalar("total_loss", float(value))
