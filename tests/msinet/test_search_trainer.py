@@ -134,6 +134,11 @@ def test_softmax_scheme_trains_one_classifier_on_both_splits(data_root, tmp_path
     trainer = QuietSearchTrainer(cfg)
     assert trainer.model.heads.classifier.out_features == 60
     assert trainer.train_objective.memory is None
+    # identical splits, yet the arch step and the weight step draw different batches
+    loaders = (trainer.data_loader, trainer.valid_loader)
+    for loader in loaders:
+        loader.set_epoch(0)
+    assert next(iter(loaders[0]))["img_paths"] != next(iter(loaders[1]))["img_paths"]
     before = trainer.model.backbone.alpha.detach().clone()
     trainer.train()
     assert not torch.equal(trainer.model.backbone.alpha, before)

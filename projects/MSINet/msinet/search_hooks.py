@@ -120,7 +120,7 @@ class ArchitectStep(HookBase):
         if self.scheduler is not None:
             with warnings.catch_warnings():
                 # before ARCH_START_ITER the schedule advances without an Adam step, on purpose
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
                 self.scheduler.step()
 
 

@@ -66,6 +66,20 @@ def search_splits(cfg) -> Tuple[list, list]:
     return train, valid
 
 
+# Offset of the valid loader's seed: with identical splits (the "overlap" schemes) the two loaders
+# must still draw different batches, as the authors' independently shuffled loaders do.
+_VALID_SEED_OFFSET = 7919
+
+
+def _valid_seed_cfg(cfg):
+    if cfg.SEED < 0:
+        return cfg  # each loader then draws its own random seed
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.SEED = cfg.SEED + _VALID_SEED_OFFSET
+    return cfg
+
+
 def build_arch_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
     """Adam over ``model.arch_parameters()`` (lr SEARCH.ARCH_LR, betas, weight decay)."""
     params = list(_unwrap(model).arch_parameters())
@@ -109,8 +123,9 @@ class SearchTrainer(DefaultTrainer):
 
     @classmethod
     def build_valid_loader(cls, cfg):
-        """Infinite loader of the search's valid split (training transforms, identity sampler)."""
-        return cls._split_loader(cfg, search_splits(cfg)[1])
+        """Infinite loader of the search's valid split (training transforms, identity sampler); its
+        sampling and augmentation seed differs from the train loader's."""
+        return cls._split_loader(_valid_seed_cfg(cfg), search_splits(cfg)[1])
 
     @staticmethod
     def _split_loader(cfg, items):
@@ -144,7 +159,7 @@ class SearchTrainer(DefaultTrainer):
                              "identities; expected the same identities in both")
         self.train_objective = build_objective(cfg, num_train, net.feat_dim, device)
         self.valid_objective = build_objective(cfg, num_valid, net.feat_dim, device)
-        self.valid_loader = self._split_loader(cfg, valid_items)
+        self.valid_loader = self._split_loader(_valid_seed_cfg(cfg), valid_items)
         self.arch_optimizer = build_arch_optimizer(cfg, net)
         self.arch_scheduler = self.build_lr_scheduler(cfg, self.arch_optimizer, self.iters_per_epoch)
         self._train_batches = EpochBatches(self.data_loader)
