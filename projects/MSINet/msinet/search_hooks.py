@@ -14,6 +14,7 @@ Registered by :class:`~msinet.search_trainer.SearchTrainer` in this order, aroun
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,7 +22,9 @@ import warnings
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import torch
+import torch.distributed as dist
 import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel
 
 from fastreid.engine.train_loop import HookBase
 from fastreid.utils import comm
@@ -89,18 +92,29 @@ class ArchitectStep(HookBase):
         self.start_iter = int(start_iter)
 
     def step(self, batch: Mapping[str, torch.Tensor]) -> float:
-        """Architecture step on ``batch``; weight gradients it produces are discarded."""
+        """Architecture step on ``batch``; returns the loss.
+
+        Backpropagation stops at the architecture parameters (no weight gradients are computed,
+        which saves the weight-gradient half of the backward). Under DDP that backward runs outside
+        the reducer (``no_sync``) and alpha's gradient is averaged over the processes explicitly, as
+        DDP averages the weights' gradients.
+        """
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
         self.optimizer.zero_grad(set_to_none=True)
-        outputs = self.model(batch)
-        loss = self.objective.loss(outputs, batch["targets"])
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"architecture loss became non-finite: {float(loss.detach())}")
-        loss.backward()
+        ddp = isinstance(self.model, DistributedDataParallel)
+        with self.model.no_sync() if ddp else contextlib.nullcontext():
+            outputs = self.model(batch)
+            loss = self.objective.loss(outputs, batch["targets"])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"architecture loss became non-finite: {float(loss.detach())}")
+            loss.backward(inputs=params)
+        if ddp:
+            world = dist.get_world_size()
+            for p in params:
+                dist.all_reduce(p.grad)
+                p.grad.div_(world)
         self.optimizer.step()
         self.objective.after_step(outputs, batch["targets"])
-        # the weight step must see only its own gradients
-        for p in self.model.parameters():
-            p.grad = None
         return float(loss.detach())
 
     def before_step(self) -> None:
