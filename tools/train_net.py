@@ -9,8 +9,7 @@ points that ``get_cfg()`` loads.
 """
 
 from fastreid.config import get_cfg
-from fastreid.engine import DefaultTrainer, default_argument_parser, default_setup, launch
-from fastreid.utils.checkpoint import Checkpointer
+from fastreid.engine import default_argument_parser, default_setup, launch, train_or_evaluate
 
 
 def setup(args):
@@ -24,18 +23,7 @@ def setup(args):
 
 
 def main(args):
-    cfg = setup(args)
-    if args.eval_only:
-        if cfg.MODEL.HEADS.NUM_CLASSES == 0:  # the classifier must match the checkpoint's
-            cfg.defrost()
-            cfg.MODEL.HEADS.NUM_CLASSES = DefaultTrainer.num_classes_in_checkpoint(cfg.MODEL.WEIGHTS)
-            cfg.freeze()
-        model = DefaultTrainer.build_model(cfg)
-        Checkpointer(model).load(cfg.MODEL.WEIGHTS, strict=True)
-        return DefaultTrainer.test(cfg, model)
-    trainer = DefaultTrainer(cfg)
-    trainer.resume_or_load(resume=args.resume)
-    return trainer.train()
+    return train_or_evaluate(setup(args), args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Training engine: the hook-driven loop, default hooks, DefaultTrainer, CLI helpers and DDP launch."""
 
-from .defaults import DefaultTrainer, default_argument_parser, default_setup
+from .defaults import DefaultTrainer, default_argument_parser, default_setup, train_or_evaluate
 from .hooks import (
     CallbackHook,
     EvalHook,
@@ -16,6 +16,6 @@ from .train_loop import AMPTrainer, HookBase, SimpleTrainer, TrainerBase
 
 __all__ = [
     "HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer", "DefaultTrainer", "default_argument_parser",
-    "default_setup", "launch", "CallbackHook", "IterationTimer", "LRScheduler", "PreciseBN", "LayerFreeze",
+    "default_setup", "train_or_evaluate", "launch", "CallbackHook", "IterationTimer", "LRScheduler", "PreciseBN", "LayerFreeze",
     "EvalHook", "PeriodicCheckpointer", "PeriodicWriter",
 ]

@@ -29,7 +29,7 @@ from fastreid.utils.logger import setup_logger
 from . import hooks
 from .train_loop import AMPTrainer, SimpleTrainer, TrainerBase
 
-__all__ = ["default_argument_parser", "default_setup", "DefaultTrainer"]
+__all__ = ["default_argument_parser", "default_setup", "DefaultTrainer", "train_or_evaluate"]
 
 logger = logging.getLogger(__name__)
 
@@ -283,11 +283,12 @@ class DefaultTrainer(TrainerBase):
         return build_reid_train_loader(cfg)
 
     @classmethod
-    def build_test_loader(cls, cfg, dataset_name: str):
-        """Returns ``(loader, num_query)``: query images first, then gallery."""
+    def build_test_loader(cls, cfg, dataset_name: str, **dataset_kwargs):
+        """Returns ``(loader, num_query)``: query images first, then gallery. ``dataset_kwargs`` go to
+        the dataset (e.g. ``repeat=r`` for VehicleID's seeded gallery draw)."""
         from fastreid.data import build_reid_test_loader
 
-        return build_reid_test_loader(cfg, dataset_name)
+        return build_reid_test_loader(cfg, dataset_name, **dataset_kwargs)
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name: str, num_query: int, output_dir: Optional[str] = None):
@@ -301,15 +302,38 @@ class DefaultTrainer(TrainerBase):
 
         Returns the metrics dict of the single test set, or ``{name: metrics}`` for several.
         """
-        from fastreid.evaluation import inference_on_dataset, print_csv_format
+        from fastreid.data.datasets.registry import DATASET_REGISTRY
+        from fastreid.evaluation import average_results, inference_on_dataset, print_csv_format
 
         results: Dict[str, Any] = OrderedDict()
         for name in cfg.DATASETS.TESTS:
-            logger.info("Evaluating on %s", name)
-            loader, num_query = cls.build_test_loader(cfg, name)
-            evaluator = cls.build_evaluator(cfg, name, num_query)
-            res = inference_on_dataset(model, loader, evaluator, flip_test=cfg.TEST.FLIP.ENABLED)
+            # randomly drawn test protocols (VehicleID's one gallery image per id) repeat and average
+            repeats = max(1, cfg.TEST.REPEATS) if getattr(DATASET_REGISTRY.get(name), "random_test_split",
+                                                            False) else 1
+            runs = []
+            for r in range(repeats):
+                logger.info("Evaluating on %s%s", name, f" (draw {r + 1}/{repeats})" if repeats > 1 else "")
+                loader, num_query = cls.build_test_loader(cfg, name, **({"repeat": r} if repeats > 1 else {}))
+                evaluator = cls.build_evaluator(cfg, name, num_query)
+                runs.append(inference_on_dataset(model, loader, evaluator, flip_test=cfg.TEST.FLIP.ENABLED))
+            res = runs[0] if repeats == 1 or not runs[0] else average_results(runs)
             results[name] = res
             if comm.is_main_process() and res:
                 print_csv_format({name: res})
         return next(iter(results.values())) if len(results) == 1 else results
+
+
+def train_or_evaluate(cfg, args, trainer_cls: type = DefaultTrainer) -> Optional[Dict[str, Any]]:
+    """The body of every ``train_net.py``: with ``--eval-only`` evaluate ``MODEL.WEIGHTS`` (loaded
+    strictly; NUM_CLASSES 0 is taken from the checkpoint), otherwise train, resuming with ``--resume``."""
+    if args.eval_only:
+        if cfg.MODEL.HEADS.NUM_CLASSES == 0:  # the classifier must match the checkpoint's
+            cfg.defrost()
+            cfg.MODEL.HEADS.NUM_CLASSES = max(1, trainer_cls.num_classes_in_checkpoint(cfg.MODEL.WEIGHTS))
+            cfg.freeze()
+        model = trainer_cls.build_model(cfg)
+        Checkpointer(model).load(cfg.MODEL.WEIGHTS, strict=True)
+        return trainer_cls.test(cfg, model)
+    trainer = trainer_cls(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()

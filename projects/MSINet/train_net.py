@@ -13,8 +13,7 @@ import logging
 from msinet import add_msinet_config
 
 from fastreid.config import get_cfg
-from fastreid.engine import DefaultTrainer, default_argument_parser, default_setup, launch
-from fastreid.utils.checkpoint import Checkpointer
+from fastreid.engine import DefaultTrainer, default_argument_parser, default_setup, launch, train_or_evaluate
 
 logger = logging.getLogger("msinet.train_net")
 
@@ -41,18 +40,7 @@ def trainer_class(cfg):
 
 def main(args):
     cfg = setup(args)
-    trainer = trainer_class(cfg)
-    if args.eval_only:
-        if cfg.MODEL.HEADS.NUM_CLASSES == 0:
-            cfg.defrost()
-            cfg.MODEL.HEADS.NUM_CLASSES = max(1, trainer.num_classes_in_checkpoint(cfg.MODEL.WEIGHTS))
-            cfg.freeze()
-        model = trainer.build_model(cfg)
-        Checkpointer(model).load(cfg.MODEL.WEIGHTS, strict=True)
-        return trainer.test(cfg, model)
-    runner = trainer(cfg)
-    runner.resume_or_load(resume=args.resume)
-    return runner.train()
+    return train_or_evaluate(cfg, args, trainer_class(cfg))
 
 
 if __name__ == "__main__":
