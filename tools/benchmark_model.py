@@ -131,6 +131,23 @@ def bench(name: str, args) -> Dict[str, float]:
     return row
 
 
+COLUMNS = (("params_without_classifier", "params (no cls)", "{:,.0f}"), ("macs_G", "GMACs", "{:.2f}"),
+           ("eager_s", "eager s", "{:.3f}"), ("eager_ratio", "x R50", "{:.2f}"),
+           ("eager_cl_fold_s", "cl+fold s", "{:.3f}"), ("eager_cl_fold_ratio", "x R50", "{:.2f}"),
+           ("onnx_s", "ONNX RT s", "{:.3f}"), ("onnx_ratio", "x R50", "{:.2f}"),
+           ("train_step_s", "train step s", "{:.3f}"), ("train_step_ratio", "x R50", "{:.2f}"))
+
+
+def format_table(results: dict) -> str:
+    """Markdown table of the measured columns (a missing value prints as -)."""
+    cols = [c for c in COLUMNS if any(c[0] in r for r in results.values())]
+    lines = ["| model | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, row in results.items():
+        cells = [fmt.format(row[k]) if k in row else "-" for k, _, fmt in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["msinet", "osnet", "resnet50"])
@@ -152,11 +169,9 @@ def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
     if ref:
         for row in results.values():
             for key in [k for k in row if k.endswith("_s")]:
-                row[key.replace("_s", "_ratio")] = row[key] / ref[key]
-    keys = sorted({k for r in results.values() for k in r})
-    logger.info("%-10s " + " ".join(f"{k:>22}" for k in keys), "model")
-    for name, row in results.items():
-        logger.info("%-10s " + " ".join(f"{row.get(k, float('nan')):>22.4g}" for k in keys), name)
+                row[key[:-2] + "_ratio"] = row[key] / ref[key]
+    logger.info("batch %d, %dx%d, %d threads; latencies are medians in seconds, ratios to ResNet-50\n%s",
+                args.batch, args.size[0], args.size[1], args.threads, format_table(results))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=2)

@@ -143,7 +143,7 @@ def parse_args(argv=None):
                    help="folder holding pku-reid-subset/ (default: ../shared/data beside the repo)")
     p.add_argument("--output", default="logs/pku_bench", help="folder for each model's run")
     p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {', '.join(MODELS)}")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--height", type=int, default=128)
     p.add_argument("--width", type=int, default=48)
     p.add_argument("--seed", type=int, default=0)
