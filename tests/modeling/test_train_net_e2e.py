@@ -35,9 +35,9 @@ def market_root(tmp_path_factory):
     return root
 
 
-def _run(args):
+def _run(args, script=REPO / "tools" / "train_net.py"):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "train_net.py"), *args], cwd=REPO, env=env,
+    proc = subprocess.run([sys.executable, str(script), *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
@@ -76,3 +76,17 @@ def test_train_then_eval_only_through_train_net(market_root, tmp_path, backbone)
     # model_final holds the weights evaluated at the end of training: the reloaded model scores the same
     for key in ("Rank-1", "mAP", "mINP"):
         assert reloaded[key] == pytest.approx(final[key], abs=0.01)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["tools/train_net.py", "projects/MSINet/train_net.py"])
+def test_msinet_trains_inside_a_toolbox_config_through_either_entry_point(market_root, tmp_path, script):
+    """MODEL.BACKBONE.NAME msinet in configs/Market1501/bagtricks_R50.yml: the toolbox's own train_net finds
+    the backbone through the fastreid.plugins entry point, the project's through its import."""
+    out_dir = tmp_path / "train"
+    out = _run(["--config-file", str(REPO / "configs" / "Market1501" / "bagtricks_R50.yml"), *TINY,
+                "MODEL.BACKBONE.NAME", "msinet", "MODEL.BACKBONE.PRETRAIN", "False",
+                "DATASETS.ROOT", str(market_root), "OUTPUT_DIR", str(out_dir)], script=REPO / script)
+    assert "MSINet genotype" in out
+    assert (out_dir / "model_final.pth").is_file()
+    assert "mAP" in [json.loads(ln) for ln in (out_dir / "metrics.json").read_text().splitlines() if ln.strip()][-1]
