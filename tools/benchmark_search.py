@@ -25,14 +25,14 @@ import time
 from typing import Callable, Dict, List
 
 import torch
+
+from fastreid.config import get_cfg
+from fastreid.modeling.meta_arch.build import build_model
 from msinet.config import add_msinet_config
 from msinet.memory import TwinMemory
 from msinet.search_hooks import ArchitectStep
 from msinet.search_objectives import ContrastiveObjective
 from msinet.search_trainer import build_arch_optimizer, weight_step
-
-from fastreid.config import get_cfg
-from fastreid.modeling.meta_arch.build import build_model
 
 logger = logging.getLogger("benchmark_search")
 

@@ -10,10 +10,9 @@ Same flags as tools/train_net.py. With SEARCH.ENABLED the SearchTrainer (msinet.
 
 import logging
 
-from msinet import add_msinet_config
-
 from fastreid.config import get_cfg
 from fastreid.engine import DefaultTrainer, default_argument_parser, default_setup, launch, train_or_evaluate
+from msinet import add_msinet_config
 
 logger = logging.getLogger("msinet.train_net")
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from msinet.convert import convert_official_state_dict, extract_state_dict
 
 from fastreid.modeling.meta_arch.build import build_model
+from msinet.convert import convert_official_state_dict, extract_state_dict
 
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 REPO = Path(__file__).resolve().parents[2]

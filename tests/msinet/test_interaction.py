@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn as nn
+
 from msinet.cell import LightConv3x3, MSICell
 from msinet.interaction import (
     INTERACTION_OPS,

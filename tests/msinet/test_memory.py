@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+
 from msinet.memory import TwinMemory, class_centroids
 
 torch.set_num_threads(1)

@@ -2,13 +2,13 @@
 
 import pytest
 import torch
+
+from fastreid.modeling.backbones.build import build_backbone
+from fastreid.modeling.meta_arch.build import build_model
 from msinet.genotypes import NAMED_GENOTYPES, random_genotype, resolve_genotype, save_genotype
 from msinet.msinet import MSINet
 from msinet.neck import FBLNeck
 from msinet.sam import SpatialAlignLoss
-
-from fastreid.modeling.backbones.build import build_backbone
-from fastreid.modeling.meta_arch.build import build_model
 
 MSMT = ["gate", "gate", "exchange", "gate", "attention", "gate",
         "gate", "none", "gate", "attention", "exchange", "attention"]

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from msinet.neck import FBLNeck
 
 from fastreid.modeling.heads.build import build_heads
+from msinet.neck import FBLNeck
 
 
 def _features(b=4, seed=0):

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from msinet.sam import SAM_MODES, PositionActivation, SpatialAlignLoss, mutual_activation
 
 TARGETS = torch.tensor([0, 0, 1, 1, 2, 2])

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from msinet.config import add_msinet_config
 
 from fastreid.config import get_cfg
 from fastreid.modeling.meta_arch.build import build_model
+from msinet.config import add_msinet_config
 
 torch.set_num_threads(1)
 

@@ -7,15 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+
+from fastreid.config import get_cfg
+from fastreid.solver import build_optimizer
 from msinet.genotypes import resolve_genotype
 from msinet.memory import TwinMemory
 from msinet.search_hooks import ArchitectStep, EpochBatches, GenotypeLogger, MemoryRefresh
 from msinet.search_model import SearchBaseline
 from msinet.search_objectives import ContrastiveObjective
 from msinet.supernet import SEARCH_OPS, MSISupernet
-
-from fastreid.config import get_cfg
-from fastreid.solver import build_optimizer
 
 torch.set_num_threads(1)
 

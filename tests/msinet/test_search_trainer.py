@@ -6,13 +6,13 @@ import os
 import pytest
 import torch
 import yaml
-from msinet.config import add_msinet_config
-from msinet.search_trainer import SearchTrainer, search_splits
 
 from fastreid.config import get_cfg
 from fastreid.engine import hooks as engine_hooks
 from fastreid.engine.launch import launch
 from fastreid.modeling.meta_arch.build import build_model
+from msinet.config import add_msinet_config
+from msinet.search_trainer import SearchTrainer, search_splits
 
 torch.set_num_threads(1)
 

@@ -3,12 +3,12 @@
 import pytest
 import torch
 import torch.nn.functional as F
+
+from fastreid.config import get_cfg
 from msinet.config import add_msinet_config
 from msinet.msinet import MSINet
 from msinet.search_model import build_search_baseline
 from msinet.supernet import SEARCH_OPS, MixedInteraction, MSISupernet, derive_state_dict
-
-from fastreid.config import get_cfg
 
 torch.set_num_threads(1)
 
