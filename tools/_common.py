@@ -174,21 +174,11 @@ def load_features(path: str, require: Sequence[str] = ()) -> Dict[str, np.ndarra
 
 def cli_errors(main: Callable[[Optional[List[str]]], int]) -> Callable[[Optional[List[str]]], int]:
     """Turn user-input errors raised inside ``main`` into ``SystemExit("error: <one line>")``."""
-    from fastreid.config import ConfigError
-    from fastreid.data.data_utils import CorruptImageError
-    from fastreid.data.datasets.bases import EmptyTestSetError
-    from fastreid.utils.checkpoint import CheckpointError
-    from fastreid.utils.registry import UnknownNameError
-
-    user_errors = (ToolError, FileNotFoundError, ConfigError, UnknownNameError, CheckpointError,
-                   CorruptImageError, EmptyTestSetError)
+    from fastreid.utils.errors import exit_on_user_error
 
     @functools.wraps(main)
     def wrapper(argv: Optional[List[str]] = None) -> int:
-        try:
+        with exit_on_user_error(extra=(ToolError,)):
             return main(argv)
-        except user_errors as e:
-            msg = " ".join(str(e).split())
-            raise SystemExit(f"error: {msg}") from None
 
     return wrapper

@@ -12,6 +12,7 @@ import logging
 
 from fastreid.config import get_cfg
 from fastreid.engine import DefaultTrainer, default_argument_parser, default_setup, launch, train_or_evaluate
+from fastreid.utils.errors import exit_on_user_error
 from msinet import add_msinet_config
 
 logger = logging.getLogger("msinet.train_net")
@@ -44,5 +45,6 @@ def main(args):
 
 if __name__ == "__main__":
     args = default_argument_parser("MSINet training").parse_args()
-    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    with exit_on_user_error():  # bad configs, paths, data, checkpoints: one line, no traceback
+        launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+               dist_url=args.dist_url, args=(args,))

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import yaml
 
-from .interaction import OP_NAMES, check_op_name
+from .interaction import OP_NAMES, GenotypeError, check_op_name
 
 __all__ = ["NUM_INTERACTIONS", "NAMED_GENOTYPES", "resolve_genotype", "random_genotype",
            "save_genotype", "genotype_to_cells"]
@@ -48,7 +48,7 @@ def random_genotype(seed: int) -> List[str]:
 def _check_list(ops: Sequence[object], where: str) -> List[str]:
     ops = list(ops)
     if len(ops) != NUM_INTERACTIONS:
-        raise ValueError(
+        raise GenotypeError(
             f"{where}: expected {NUM_INTERACTIONS} interaction ops (2 per cell x 6 cells), got {len(ops)}; "
             f"valid ops: {', '.join(OP_NAMES)}"
         )
@@ -62,7 +62,7 @@ def _load_file(path: str) -> List[str]:
     if isinstance(data, dict):
         ops = data.get("MODEL", {}).get("MSINET", {}).get("GENOTYPE", data.get("GENOTYPE"))
     if not isinstance(ops, (list, tuple)):
-        raise ValueError(f"{_KEY} file {path}: expected MODEL.MSINET.GENOTYPE as a list of "
+        raise GenotypeError(f"{_KEY} file {path}: expected MODEL.MSINET.GENOTYPE as a list of "
                          f"{NUM_INTERACTIONS} op names")
     return _check_list(ops, f"{_KEY} file {path}")
 
@@ -79,13 +79,13 @@ def resolve_genotype(value: Union[None, str, Sequence[str]], seed: int = 0) -> L
             return list(NAMED_GENOTYPES[name.lower()])
         if os.path.isfile(os.path.expanduser(name)):
             return _load_file(os.path.expanduser(name))
-        raise ValueError(
+        raise GenotypeError(
             f"{_KEY}: {value!r} is neither a named genotype ({', '.join(list(NAMED_GENOTYPES) + ['random'])}), "
             f"nor an existing genotype file, nor a list of {NUM_INTERACTIONS} ops from: {', '.join(OP_NAMES)}"
         )
     if isinstance(value, (list, tuple)):
         return _check_list(value, _KEY)
-    raise ValueError(f"{_KEY}: {value!r} has type {type(value).__name__}; expected a name, a path or a list")
+    raise GenotypeError(f"{_KEY}: {value!r} has type {type(value).__name__}; expected a name, a path or a list")
 
 
 def save_genotype(ops: Sequence[str], path: str, comment: Optional[str] = None) -> None:

@@ -23,7 +23,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fastreid.config import ConfigError
+
 __all__ = [
+    "GenotypeError",
     "NoInteraction",
     "Exchange",
     "ChannelGate",
@@ -124,10 +127,14 @@ INTERACTION_OPS: Dict[str, Callable[[int], nn.Module]] = {
 OP_NAMES: Tuple[str, ...] = tuple(INTERACTION_OPS)
 
 
+class GenotypeError(ConfigError, ValueError):
+    """A genotype (op name, list, or file) that is not valid; the message lists the valid ops."""
+
+
 def check_op_name(name: object, what: str = "interaction op") -> str:
-    """Return ``name`` if it is a known op name, else raise ValueError listing the valid ones."""
+    """Return ``name`` if it is a known op name, else raise GenotypeError listing the valid ones."""
     if not isinstance(name, str) or name not in INTERACTION_OPS:
-        raise ValueError(f"{what}: {name!r} is not an interaction op; expected one of {', '.join(OP_NAMES)}")
+        raise GenotypeError(f"{what}: {name!r} is not an interaction op; expected one of {', '.join(OP_NAMES)}")
     return name
 
 
