@@ -195,6 +195,7 @@ def plot_alpha_history(epochs: Sequence[int], history: Sequence[Sequence[Sequenc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     data = torch.tensor(history, dtype=torch.float64)  # (E, num_ims, num_ops)
     num_ims = data.shape[1]
@@ -211,6 +212,7 @@ def plot_alpha_history(epochs: Sequence[int], history: Sequence[Sequence[Sequenc
             ax.plot(list(epochs), data[:, i, k].tolist(), marker="o" if len(epochs) < 20 else None,
                     markersize=3, label=name)
         ax.set_title(f"IM {i + 1} (cell {i // 2 + 1})", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.supxlabel("epoch")
