@@ -83,11 +83,13 @@ def run_training(name: str, config_file: str, overrides: List[str], index: int) 
 
 def evaluate_untrained(config_file: str, overrides: List[str]) -> Dict[str, float]:
     from fastreid.engine import DefaultTrainer
+    from fastreid.utils.env import seed_all_rng
 
     cfg = load_cfg(config_file, overrides)
     cfg.defrost()
     cfg.MODEL.HEADS.NUM_CLASSES = 1  # the classifier is unused at test time
     cfg.freeze()
+    seed_all_rng(cfg.SEED)  # the same random weights on every run
     model = DefaultTrainer.build_model(cfg)
     res = DefaultTrainer.test(cfg, model)
     return {k: float(res[k]) for k in ("Rank-1", "Rank-5", "mAP", "mINP")}
