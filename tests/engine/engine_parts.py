@@ -100,12 +100,7 @@ def tiny_cfg(output_dir, **overrides):
     s.MAX_EPOCH, s.ITERS_PER_EPOCH, s.STEPS, s.WARMUP_EPOCHS, s.WARMUP_FACTOR = 4, 3, [2], 1, 0.1
     s.CHECKPOINT_PERIOD, s.LOG_PERIOD = 10, 2
     cfg.TEST.EVAL_PERIOD = 1
-    for k, v in overrides.items():
-        node = cfg
-        *path, leaf = k.split(".")
-        for p in path:
-            node = node[p]
-        node[leaf] = v
+    cfg.merge_from_list([item for pair in overrides.items() for item in pair])
     return cfg
 
 

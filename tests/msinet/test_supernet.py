@@ -107,12 +107,7 @@ def _search_cfg(**overrides):
     cfg.MODEL.META_ARCHITECTURE = "SearchBaseline"
     cfg.MODEL.BACKBONE.NAME = "msinet_supernet"
     cfg.MODEL.DEVICE = "cpu"
-    for k, v in overrides.items():
-        node = cfg
-        *path, leaf = k.split(".")
-        for p in path:
-            node = node[p]
-        node[leaf] = v
+    cfg.merge_from_list([item for pair in overrides.items() for item in pair])
     return cfg
 
 
