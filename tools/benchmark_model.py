@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from fastreid.config import get_cfg
+from fastreid.modeling.complexity import count_macs, count_parameters
 from fastreid.modeling.meta_arch.build import build_model
 
 logger = logging.getLogger("benchmark_model")
@@ -43,12 +44,6 @@ def build(name: str, num_classes: int = 751) -> nn.Module:
     cfg.MODEL.LOSSES.NAME = ("CrossEntropyLoss", "TripletLoss")
     torch.manual_seed(0)
     return build_model(cfg)
-
-
-def count_params(model: nn.Module) -> Dict[str, int]:
-    total = sum(p.numel() for p in model.parameters())
-    cls = sum(p.numel() for n, p in model.named_parameters() if "classifier" in n)
-    return {"params": total, "params_without_classifier": total - cls}
 
 
 def fold_bn(module: nn.Module) -> nn.Module:
@@ -76,14 +71,6 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> floa
     return statistics.median(times)
 
 
-def flops(model: nn.Module, size) -> float:
-    from fvcore.nn import FlopCountAnalysis
-
-    analysis = FlopCountAnalysis(model.eval(), torch.rand(1, 3, *size) * 255)
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return float(analysis.total())
-
-
 def onnx_latency(model: nn.Module, x: torch.Tensor, threads: int, repeats: int) -> float:
     import onnxruntime as ort
 
@@ -101,8 +88,8 @@ def onnx_latency(model: nn.Module, x: torch.Tensor, threads: int, repeats: int) 
 
 def bench(name: str, args) -> Dict[str, float]:
     model = build(name).to(args.device)
-    row: Dict[str, float] = dict(count_params(model))
-    row["macs_G"] = flops(copy.deepcopy(model).cpu(), args.size) / 1e9
+    row: Dict[str, float] = dict(count_parameters(model))
+    row["macs_G"] = count_macs(model, args.size) / 1e9
     x = torch.rand(args.batch, 3, *args.size, device=args.device) * 255
     model.eval()
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)

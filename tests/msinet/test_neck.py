@@ -39,8 +39,21 @@ def test_bn_biases_are_frozen_and_classifier_inputs_are_after_the_neck():
 def test_builder_reads_channels_from_the_backbone_and_rejects_backbones_without_stage2(msinet_cfg):
     head = build_heads(msinet_cfg, {"stage2": 96, "final": 128})
     assert head.part_conv.in_channels == 96 and head.global_fc.in_features == 128
-    with pytest.raises(ValueError, match="needs a backbone exposing a 'stage2' map"):
-        build_heads(msinet_cfg, {"final": 2048})
+    with pytest.raises(ValueError, match="PART_FEATURE.*'stage2'.*expected one of final, layer3"):
+        build_heads(msinet_cfg, {"final": 2048, "layer3": 1024})
+
+
+def test_fblneck_reads_the_configured_part_map_on_resnet50(msinet_cfg):
+    from fastreid.modeling.meta_arch.build import build_model
+
+    msinet_cfg.MODEL.BACKBONE.NAME = "resnet50"
+    msinet_cfg.MODEL.BACKBONE.PRETRAIN = False
+    msinet_cfg.MODEL.MSINET.PART_FEATURE = "layer3"
+    model = build_model(msinet_cfg).eval()
+    assert model.heads.part_conv.in_channels == 1024
+    with torch.no_grad():
+        feats = model(torch.rand(2, 3, 64, 32) * 255)
+    assert feats.shape == (2, 2048 + 256) and torch.isfinite(feats).all()
 
 
 def test_fblneck_works_on_osnet(msinet_cfg):

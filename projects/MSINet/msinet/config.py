@@ -30,6 +30,8 @@ def add_msinet_config(cfg: CN) -> None:
     # horizontal stripes pooled from the stage-2 map (the authors: 128 channels, 2 parts -> 256-d).
     _C.MODEL.MSINET.PART_CHANNELS = 128
     _C.MODEL.MSINET.NUM_PARTS = 2
+    # The backbone output the part branch reads: "stage2" (MSINet, OSNet) or "layer3" (ResNet).
+    _C.MODEL.MSINET.PART_FEATURE = "stage2"
 
     _C.MODEL.SAM = CN()
     # Alignment mode of the SpatialAlignLoss (add "SpatialAlignLoss" to MODEL.LOSSES.NAME to train

@@ -8,7 +8,9 @@
 
 Training returns ``{"logits": {"global", "part"}, "features": {"global": v, "part": f_v}}`` (metric
 losses use the pre-neck features, as the authors do); eval returns ``cat(v, f_v)`` (768-d for MSINet),
-not normalised. Registered as head ``FBLNeck``; any backbone exposing ``"stage2"`` and ``"final"`` works.
+not normalised. Registered as head ``FBLNeck``; any backbone works whose ``out_channels`` name a
+``"final"`` map and the part map MODEL.MSINET.PART_FEATURE (``"stage2"`` for MSINet and OSNet,
+``"layer3"`` for ResNet: the stride-16 map in each).
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ class FBLNeck(nn.Module):
         num_classes: training identities (classifier outputs).
         part_channels: output channels of the part branch's 1x1 conv.
         num_parts: horizontal stripes pooled from the part map.
+        part_key: the backbone output the part branch reads.
     """
 
     def __init__(self, final_channels: int, stage2_channels: int, num_classes: int,
-                 part_channels: int = 128, num_parts: int = 2) -> None:
+                 part_channels: int = 128, num_parts: int = 2, part_key: str = "stage2") -> None:
         super().__init__()
+        self.part_key = part_key
         if num_classes <= 0:
             raise ValueError(f"FBLNeck num_classes: {num_classes}; expected a positive number of identities")
         self.num_parts = num_parts
@@ -72,7 +76,7 @@ class FBLNeck(nn.Module):
 
     def forward(self, features: Dict[str, torch.Tensor], targets: Optional[torch.Tensor] = None):
         v = F.adaptive_avg_pool2d(features["final"], 1).flatten(1)
-        f_v = self.part_feature(features["stage2"])
+        f_v = self.part_feature(features[self.part_key])
         if not self.training:
             return torch.cat([v, f_v], dim=1)
         logits = {
@@ -84,16 +88,18 @@ class FBLNeck(nn.Module):
 
 @HEADS_REGISTRY.register(name="FBLNeck")
 def build_fbl_neck(cfg, in_channels: Dict[str, int]) -> FBLNeck:
-    """Build FBLNeck for a backbone whose ``out_channels`` include ``"stage2"`` and ``"final"``."""
-    if "stage2" not in in_channels:
+    """Build FBLNeck for a backbone whose ``out_channels`` include MODEL.MSINET.PART_FEATURE and ``"final"``."""
+    key = cfg.MODEL.MSINET.PART_FEATURE
+    if key not in in_channels:
         raise ValueError(
-            f"MODEL.HEADS.NAME 'FBLNeck' needs a backbone exposing a 'stage2' map; "
-            f"'{cfg.MODEL.BACKBONE.NAME}' exposes {sorted(in_channels)}"
+            f"MODEL.MSINET.PART_FEATURE: FBLNeck reads the backbone map {key!r}, which "
+            f"'{cfg.MODEL.BACKBONE.NAME}' does not expose; expected one of {', '.join(sorted(in_channels))}"
         )
     return FBLNeck(
         final_channels=in_channels["final"],
-        stage2_channels=in_channels["stage2"],
+        stage2_channels=in_channels[key],
         num_classes=int(cfg.MODEL.HEADS.NUM_CLASSES),
         part_channels=int(cfg.MODEL.MSINET.PART_CHANNELS),
         num_parts=int(cfg.MODEL.MSINET.NUM_PARTS),
+        part_key=key,
     )

@@ -1,0 +1,136 @@
+"""compare_genotypes: the experiment's parts, and a tiny end-to-end run on generated data."""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from msinet.compare import (
+    Candidate,
+    build_candidates,
+    exceeds_noise,
+    markdown_report,
+    search_agreement,
+    summarize,
+    write_validation_split,
+)
+from msinet.genotypes import NAMED_GENOTYPES, random_genotype
+from msinet.interaction import OP_NAMES
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = REPO / "projects" / "MSINet" / "tools" / "compare_genotypes.py"
+G = NAMED_GENOTYPES
+
+
+def test_candidates_cover_searched_msmt_random_uniform_and_baselines():
+    searched = [G["gate"], G["none"]]
+    cands = build_candidates(searched, num_random=2, random_seed=5)
+    assert [c.name for c in cands] == ["searched", "msmt", "random-1", "random-2", *OP_NAMES,
+                                       "osnet", "resnet50"]
+    assert cands[0].genotype(0) == G["gate"] and cands[0].genotype(1) == G["none"]  # one per seed
+    assert cands[2].genotype(0) == cands[2].genotype(3) == random_genotype(5)  # fixed over seeds
+    assert cands[3].genotype(0) == random_genotype(6)
+    assert cands[-1].genotype(0) is None and cands[-1].backbone == "resnet50"
+    with pytest.raises(ValueError, match="baseline 'vit'"):
+        build_candidates([], 0, baselines=["vit"])
+
+
+def test_search_agreement_counts_unanimous_and_pairwise_ims_against_chance():
+    a = ["gate"] * 12
+    b = ["gate"] * 6 + ["none"] * 6
+    c = ["gate"] * 3 + ["none"] * 9
+    agree = search_agreement([a, b, c])
+    assert agree["unanimous_ims"] == 3
+    assert agree["pairwise_agreeing_ims"] == pytest.approx((6 + 3 + 9) / 3)
+    assert agree["pairwise_chance"] == 3.0 and agree["unanimous_chance"] == pytest.approx(12 / 16)
+    assert agree["majority_share_per_im"][0] == 1.0 and agree["majority_share_per_im"][-1] == pytest.approx(2 / 3)
+    sm = [[[0.4, 0.3, 0.2, 0.1]] * 12, [[0.26, 0.25, 0.25, 0.24]] * 12]
+    agree = search_agreement([a, a], sm)
+    assert agree["margin_min"] == pytest.approx(0.01) and agree["margin_mean"] == pytest.approx(0.055)
+
+
+def _run(map_value, seed):
+    return {"Rank-1": map_value + 5, "Rank-5": 90.0, "mAP": map_value, "mINP": map_value / 2,
+            "train_seconds": 60.0, "params": 2_000_000, "gmacs": 0.5, "base_lr": 0.02, "seed": seed}
+
+
+def test_summary_means_sample_std_and_the_noise_rule():
+    cands = [Candidate("searched", "msinet", (tuple(G["gate"]),)), Candidate("osnet", "osnet"),
+             Candidate("none", "msinet", (tuple(G["none"]),))]
+    runs = {"searched": {0: _run(30, 0), 1: _run(32, 1), 2: _run(34, 2)},
+            "osnet": {0: _run(20, 0), 1: _run(21, 1), 2: _run(22, 2)},
+            "none": {0: _run(29, 0), 1: _run(33, 1), 2: _run(35, 2)}}
+    summary = summarize(cands, runs)
+    assert summary["searched"]["mAP"]["mean"] == pytest.approx(32.0)
+    assert summary["searched"]["mAP"]["std"] == pytest.approx(2.0)  # sample std (n - 1)
+    assert summary["osnet"]["genotype"] is None and summary["none"]["genotype"] == G["none"]
+    assert exceeds_noise(summary["osnet"], summary["searched"]) is True
+    assert exceeds_noise(summary["none"], summary["searched"]) is False
+    md = markdown_report(summary, "searched")
+    assert "| osnet | 3 |" in md and "-11.0 (beyond noise)" in md and "(within noise)" in md
+    one = summarize(cands, {"searched": {0: _run(30, 0)}, "osnet": {0: _run(20, 0)}})
+    assert exceeds_noise(one["osnet"], one["searched"]) is None and math.isnan(one["none"]["mAP"]["mean"])
+
+
+def test_validation_split_holds_out_identities_with_cross_camera_queries(tmp_path):
+    items = [(str(tmp_path / f"{p}_{c}_{k}.png"), f"pku_{p}", c) for p in range(10) for c in (0, 1) for k in range(2)]
+    items += [(str(tmp_path / "solo.png"), "pku_99", 0)]  # one camera only
+    path = tmp_path / "split" / "valid.csv"
+    counts = write_validation_split(items, 0.3, str(path), seed=0)
+    rows = [line.split(",") for line in path.read_text().splitlines()]
+    held = {r[1] for r in rows if r[3] in ("query", "gallery")}
+    assert len(held) == counts["valid_ids"] == 3 and counts["train_ids"] == 8
+    assert not held & {r[1] for r in rows if r[3] == "train"}  # identities, not images, are held out
+    for pid in held:
+        q = {int(r[2]) for r in rows if r[1] == pid and r[3] == "query"}
+        g = {int(r[2]) for r in rows if r[1] == pid and r[3] == "gallery"}
+        assert q.isdisjoint(g) or not q  # every query has its matches in another camera
+    assert write_validation_split(items, 0.3, str(path), seed=0) == counts  # seeded
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        write_validation_split(items, 1.0, str(path))
+
+
+SMALL = ["MODEL.MSINET.CHANNELS", "[16, 64, 96, 128]", "INPUT.SIZE_TRAIN", "[32, 16]", "INPUT.SIZE_TEST", "[32, 16]",
+         "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu", "TEST.IMS_PER_BATCH", "128",
+         "SOLVER.MAX_EPOCH", "1", "SOLVER.ITERS_PER_EPOCH", "2", "SOLVER.IMS_PER_BATCH", "16",
+         "SOLVER.WARMUP_EPOCHS", "0", "SOLVER.STEPS", "[1]", "TEST.EVAL_PERIOD", "0"]
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location("compare_genotypes_cli", CLI)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_help_names_the_options(capsys):
+    with pytest.raises(SystemExit) as e:
+        _load_cli().main(["--help"])
+    assert e.value.code == 0 and "--tune-lr" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_tiny_comparison_searches_trains_reports_and_resumes(tmp_path, capsys):
+    main = _load_cli().main
+    out = tmp_path / "cmp"
+    argv = ["--config-file", str(REPO / "projects/MSINet/configs/Demo/msinet_synthetic.yml"),
+            "--search-config", str(REPO / "projects/MSINet/configs/Search/synthetic_demo.yml"),
+            "--seeds", "1", "--random", "0", "--architectures", "searched,osnet", "--output", str(out),
+            "DATASETS.ROOT", str(tmp_path / "datasets"), *SMALL]
+    report = main(argv)
+    table = capsys.readouterr().out
+    assert "| searched | 1 |" in table and "| osnet | 1 |" in table
+    data = json.loads((out / "results.json").read_text())
+    assert data == report and set(data["architectures"]) == {"searched", "osnet"}
+    searched = data["architectures"]["searched"]
+    genotype = (out / "search" / "seed0" / "genotype.yaml").read_text()
+    assert all(op in genotype for op in searched["genotype"][0:1])
+    assert 0.0 <= searched["mAP"]["mean"] <= 100.0 and searched["params"] > 0 and searched["gmacs"] > 0
+    assert data["search_agreement"]["seeds"] == 1
+    assert (out / "results.png").stat().st_size > 0 and (out / "results.md").is_file()
+    result = out / "runs" / "osnet" / "seed0" / "result.json"
+    stamp = result.stat().st_mtime_ns
+    assert main(argv) == report  # rerun: nothing retrained, same report
+    assert result.stat().st_mtime_ns == stamp
