@@ -16,8 +16,8 @@ setup(
     packages=find_packages(include=["fastreid", "fastreid.*"]) + ["msinet"],
     package_dir={"msinet": "projects/MSINet/msinet"},
     install_requires=[
-        "torch>=2.0,<=2.14.1",
-        "torchvision>=0.15,<=0.29.1",
+        "torch>=2.6,<=2.14.1",
+        "torchvision>=0.21,<=0.29.1",
         "numpy>=1.22",
         "fvcore>=0.1.5",
         "yacs>=0.1.8",

@@ -253,7 +253,9 @@ class DefaultTrainer(TrainerBase):
     @staticmethod
     def num_classes_in_checkpoint(path: str) -> int:
         """MODEL.HEADS.NUM_CLASSES a checkpoint was trained with (0 if it does not say)."""
-        data = torch.load(path, map_location="cpu", weights_only=False) if path else {}
+        from fastreid.utils.checkpoint import load_torch_file
+
+        data = load_torch_file(path) if path else {}
         return int(data.get("num_classes", 0) or 0) if isinstance(data, dict) else 0
 
     @classmethod

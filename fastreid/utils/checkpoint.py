@@ -6,13 +6,20 @@ entry per extra checkpointable (optimizer, scheduler, grad_scaler, ...: anything
 caller's extras (``epoch``, ``iteration``, ``best_metric``, ...). Files are written atomically (a temp
 file in the same folder, then ``os.replace``), and ``last_checkpoint`` names the newest one, so a crash
 mid-save never leaves a truncated checkpoint behind.
+
+Every checkpoint, weight or pretrained file is read by :func:`load_torch_file`: ``torch.load`` with
+``weights_only=True`` (tensors, plain containers and numbers; numpy arrays and scalars as data only),
+so a crafted file cannot run code; a file that needs more, or is not a checkpoint at all, stops
+with one line naming it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import pickle
 import random
+import re
 import tempfile
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional
@@ -21,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-__all__ = ["Checkpointer", "CheckpointError", "strip_prefix", "snapshot_to_cpu"]
+__all__ = ["Checkpointer", "CheckpointError", "load_torch_file", "strip_prefix", "snapshot_to_cpu"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +37,54 @@ LAST_CHECKPOINT = "last_checkpoint"
 
 class CheckpointError(RuntimeError):
     """A checkpoint does not match the model it is loaded into (strict loading)."""
+
+
+def _numpy_data_globals() -> List[Any]:
+    """The numpy callables a pickled array, scalar or RNG state needs: they build numeric data only
+    (the objects inside are still read by the restricted unpickler). Old numpy 1.x pickles name the
+    same functions under ``numpy.core``."""
+    core = getattr(np, "_core", None) or np.core
+    out: List[Any] = [np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar]
+    out += [(core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+            (core.multiarray.scalar, "numpy.core.multiarray.scalar")]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        out += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")]
+    return out
+
+
+def load_torch_file(path: str, what: str = "checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, with one-line errors.
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` for an empty,
+    truncated or non-PyTorch file, and for a file holding Python objects beyond tensors, containers,
+    numbers and numpy data (loading those could run code; the message names the first such object).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise CheckpointError(f"{what} {path} is empty (0 bytes); expected a file written by torch.save")
+    try:
+        with torch.serialization.safe_globals(_numpy_data_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL (\S+)", str(e))
+        if found:
+            raise CheckpointError(
+                f"{what} {path} holds the Python object {found.group(1)}, which is not loaded because "
+                "unpickling it could run code; expected tensors, containers and numbers (re-save it from a "
+                "trusted session with torch.save({'model': model.state_dict()}, path))") from None
+        raise CheckpointError(f"{what} {path} is not a PyTorch checkpoint ({_first_line(e)}); expected a file "
+                              "written by torch.save") from None
+    except Exception as e:  # any failure to parse untrusted bytes means "not a readable checkpoint"
+        raise CheckpointError(f"{what} {path} ({size} bytes) is truncated or not a PyTorch checkpoint "
+                              f"({_first_line(e)}); expected a file written by torch.save") from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
 
 
 def strip_prefix(state: Dict[str, Any], prefix: str = "module.") -> Dict[str, Any]:
@@ -144,10 +199,8 @@ class Checkpointer:
         if not path:
             logger.info("No checkpoint given; the model keeps its initialisation")
             return {}
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"checkpoint not found: {path}")
         logger.info("Loading checkpoint from %s", path)
-        data = torch.load(path, map_location="cpu", weights_only=False)
+        data = load_torch_file(path)
         if not isinstance(data, dict):
             raise CheckpointError(f"{path}: expected a dict saved by torch.save, got {type(data).__name__}")
         if "model" in data or "state_dict" in data:

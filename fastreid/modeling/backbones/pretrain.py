@@ -14,6 +14,8 @@ from typing import Dict, Iterable, List, NamedTuple
 import torch
 import torch.nn as nn
 
+from fastreid.utils.checkpoint import load_torch_file
+
 __all__ = ["load_pretrained_weights", "LoadReport"]
 
 logger = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ def load_pretrained_weights(model: nn.Module, path: str, *, key_name: str = "MOD
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{key_name}: '{path}' does not exist; expected a local .pth checkpoint "
                                 "(nothing is downloaded)")
-    state = _state_dict_of(torch.load(path, map_location="cpu", weights_only=True))
+    state = _state_dict_of(load_torch_file(path, key_name))
     prefixes = tuple(ignore_prefixes)
     state = {k: v for k, v in state.items() if not (prefixes and k.startswith(prefixes))}
     own = model.state_dict()

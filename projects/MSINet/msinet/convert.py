@@ -15,6 +15,8 @@ from typing import Any, Dict, Mapping
 
 import torch
 
+from fastreid.utils.checkpoint import load_torch_file
+
 __all__ = ["convert_official_state_dict", "convert_backbone_state_dict", "extract_state_dict",
            "convert_official_checkpoint"]
 
@@ -128,7 +130,7 @@ def convert_official_state_dict(state: Mapping[str, torch.Tensor], backbone_pref
 def convert_official_checkpoint(src: str, dst: str) -> Dict[str, torch.Tensor]:
     """Read the authors' ``.pth(.tar)`` at ``src``; write ``{"model": converted, "num_classes": K}`` to
     ``dst`` (K = classifier rows, so ``--eval-only`` can size the head without the training set)."""
-    checkpoint = torch.load(src, map_location="cpu", weights_only=False)
+    checkpoint = load_torch_file(src, "authors' checkpoint")
     converted = convert_official_state_dict(extract_state_dict(checkpoint))
     classifier = converted.get("heads.global_classifier.weight")
     num_classes = int(classifier.shape[0]) if classifier is not None else 0

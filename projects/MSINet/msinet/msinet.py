@@ -117,11 +117,13 @@ def _load_pretrained(model: MSINet, path: str) -> None:
     """Load ImageNet weights (ours, or the authors' layout converted on the fly); report what is left."""
     import os
 
+    from fastreid.utils.checkpoint import load_torch_file
+
     from .convert import convert_backbone_state_dict, extract_state_dict
 
     if not path or not os.path.isfile(path):
         raise FileNotFoundError(f"MODEL.BACKBONE.PRETRAIN_PATH: {path!r} is not a file (PRETRAIN is True)")
-    state = extract_state_dict(torch.load(path, map_location="cpu", weights_only=False))
+    state = extract_state_dict(load_torch_file(path, "MODEL.BACKBONE.PRETRAIN_PATH"))
     if any(k.startswith("cells.") for k in state):
         state = convert_backbone_state_dict(state)
     own = model.state_dict()
