@@ -2,6 +2,7 @@
 
 from .defaults import DefaultTrainer, default_argument_parser, default_setup, train_or_evaluate
 from .hooks import (
+    BestCheckpointer,
     CallbackHook,
     EvalHook,
     IterationTimer,
@@ -17,5 +18,5 @@ from .train_loop import AMPTrainer, HookBase, SimpleTrainer, TrainerBase
 __all__ = [
     "HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer", "DefaultTrainer", "default_argument_parser",
     "default_setup", "train_or_evaluate", "launch", "CallbackHook", "IterationTimer", "LRScheduler", "PreciseBN", "LayerFreeze",
-    "EvalHook", "PeriodicCheckpointer", "PeriodicWriter",
+    "EvalHook", "PeriodicCheckpointer", "BestCheckpointer", "PeriodicWriter",
 ]

@@ -172,11 +172,23 @@ class DefaultTrainer(TrainerBase):
         extra = self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume)
         if resume and self.checkpointer.has_checkpoint():
             self.start_epoch = int(extra.get("epoch", -1)) + 1
-            self.best_metric = extra.get("best_metric")
+            self.best_metric = self._best_so_far(extra.get("best_metric"))
             for h in self._hooks:
                 if isinstance(h, hooks.PeriodicCheckpointer):
                     h.best_metric = self.best_metric
             logger.info("Resuming at epoch %d", self.start_epoch)
+
+    def _best_so_far(self, best: Optional[float]) -> Optional[float]:
+        """The best metric of the run: the resumed checkpoint's, or model_best.pth's when that is newer
+        (an epoch's checkpoint is written before its evaluation)."""
+        path = os.path.join(self.cfg.OUTPUT_DIR, "model_best.pth") if self.cfg.OUTPUT_DIR else ""
+        if path and os.path.isfile(path):
+            from fastreid.utils.checkpoint import load_torch_file
+
+            saved = load_torch_file(path).get("best_metric")
+            if saved is not None and (best is None or saved > best):
+                return float(saved)
+        return best
 
     def train(self) -> Optional[Dict[str, Any]]:
         """Train from ``start_epoch`` to ``SOLVER.MAX_EPOCH``; returns the last evaluation results."""
@@ -195,8 +207,8 @@ class DefaultTrainer(TrainerBase):
 
     # ------------------------------------------------------------------ hooks
     def build_hooks(self) -> List[hooks.HookBase]:
-        """Timer, LR schedule, optional PreciseBN and LayerFreeze, evaluation, then (main process)
-        checkpointing and writers."""
+        """Timer, LR schedule, optional PreciseBN and LayerFreeze, then (main process) the periodic
+        checkpoint, evaluation, then (main process) the best-model checkpoint and the writers."""
         cfg = self.cfg
         ret: List[Optional[hooks.HookBase]] = [
             hooks.IterationTimer(),
@@ -207,11 +219,15 @@ class DefaultTrainer(TrainerBase):
                                        cfg.TEST.PRECISE_BN.NUM_ITER))
         if cfg.MODEL.FREEZE_LAYERS and cfg.SOLVER.FREEZE_ITERS > 0:
             ret.append(hooks.LayerFreeze(self.model, cfg.MODEL.FREEZE_LAYERS, cfg.SOLVER.FREEZE_ITERS))
-        ret.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD, lambda: self.test(self.cfg, _unwrap(self.model))))
-        if comm.is_main_process():
-            ret.append(hooks.PeriodicCheckpointer(
+        periodic = None
+        if comm.is_main_process():  # the epoch's weights are saved before its evaluation starts
+            periodic = hooks.PeriodicCheckpointer(
                 self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD, extra={"num_classes": cfg.MODEL.HEADS.NUM_CLASSES}
-            ))
+            )
+            ret.append(periodic)
+        ret.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD, lambda: self.test(self.cfg, _unwrap(self.model))))
+        if periodic is not None:
+            ret.append(hooks.BestCheckpointer(periodic))
             ret.append(hooks.PeriodicWriter(self.build_writers(), cfg.SOLVER.LOG_PERIOD))
         return ret
 

@@ -19,7 +19,7 @@ from .train_loop import HookBase
 
 __all__ = [
     "CallbackHook", "IterationTimer", "LRScheduler", "PreciseBN", "LayerFreeze", "EvalHook",
-    "PeriodicCheckpointer", "PeriodicWriter", "extract_metric",
+    "PeriodicCheckpointer", "BestCheckpointer", "PeriodicWriter", "extract_metric",
 ]
 
 logger = logging.getLogger(__name__)
@@ -221,13 +221,14 @@ class EvalHook(HookBase):
 
 
 class PeriodicCheckpointer(HookBase):
-    """Saves ``model_{epoch:04d}.pth`` every ``period`` epochs and ``model_final.pth`` at the end, and
-    ``model_best.pth`` whenever an evaluation beats the best metric so far (checked after every
-    evaluation, not only at checkpoint epochs).
+    """Saves ``model_{epoch:04d}.pth`` every ``period`` epochs and ``model_final.pth`` at the end.
 
-    The state at the end of each epoch is also kept in memory; if training stops early (Ctrl-C or a
-    crash) it is written as ``model_{epoch:04d}.pth`` and tagged in ``last_checkpoint``, so
-    ``--resume`` continues from the last completed epoch.
+    Register it *before* the :class:`EvalHook`: an epoch's weights are on disk (checkpoint and final
+    epochs) or held in memory before any evaluation of that epoch starts, so an evaluation that fails
+    or is interrupted cannot lose the training. The state of the last completed epoch not yet on disk
+    is written as ``model_{epoch:04d}.pth`` and tagged in ``last_checkpoint`` when training stops early
+    (Ctrl-C, SIGTERM or an error), so ``--resume`` continues from it. ``model_best.pth`` is the
+    business of :class:`BestCheckpointer`, registered after the EvalHook.
     """
 
     def __init__(self, checkpointer: Checkpointer, period: int, best_metric: Optional[float] = None,
@@ -247,12 +248,6 @@ class PeriodicCheckpointer(HookBase):
 
     def after_epoch(self):
         t = self.trainer
-        if getattr(t, "last_eval_epoch", None) == t.epoch:
-            metric = extract_metric(getattr(t, "last_eval_results", None))
-            if metric is not None and (self.best_metric is None or metric > self.best_metric):
-                self.best_metric = metric
-                logger.info("New best metric %.4f at epoch %d", metric, t.epoch)
-                self.checkpointer.save("model_best", tag_last=False, **self._extra())
         epoch = t.epoch + 1
         if epoch * t.iters_per_epoch >= t.max_iter:
             self.checkpointer.save("model_final", **self._extra())
@@ -270,6 +265,25 @@ class PeriodicCheckpointer(HookBase):
                            state["epoch"], name)
             self.checkpointer.write(name, state)
             self._pending = None
+
+
+class BestCheckpointer(HookBase):
+    """After each evaluation, saves ``model_best.pth`` when (mAP + Rank-1) / 2 beats the best so far
+    and hands the new best to ``periodic`` so later checkpoints record it (resume keeps it)."""
+
+    def __init__(self, periodic: PeriodicCheckpointer) -> None:
+        self.periodic = periodic
+
+    def after_epoch(self):
+        t = self.trainer
+        if getattr(t, "last_eval_epoch", None) != t.epoch:
+            return
+        metric = extract_metric(getattr(t, "last_eval_results", None))
+        best = self.periodic.best_metric
+        if metric is not None and (best is None or metric > best):
+            self.periodic.best_metric = metric
+            logger.info("New best metric %.4f at epoch %d", metric, t.epoch)
+            self.periodic.checkpointer.save("model_best", tag_last=False, **self.periodic._extra())
 
 
 class PeriodicWriter(HookBase):

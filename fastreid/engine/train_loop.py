@@ -8,14 +8,20 @@ Call order for ``TrainerBase.train(start_epoch, max_epoch, iters_per_epoch)``::
         for each of iters_per_epoch iterations: before_step, run_step, after_step
         after_epoch
     after_train            (always, in a ``finally``)
+
+SIGTERM (a scheduler's or ``kill``'s stop) is turned into ``KeyboardInterrupt`` while training runs, so
+it ends a run exactly as Ctrl-C does: the hooks' ``after_train`` saves what is needed to resume.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 import time
 import weakref
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import torch
 import torch.nn as nn
@@ -26,6 +32,23 @@ from fastreid.utils.events import EventStorage
 __all__ = ["HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer"]
 
 logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``KeyboardInterrupt`` in the main thread (no-op elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class HookBase:
@@ -87,7 +110,7 @@ class TrainerBase:
         self.max_iter = max_epoch * iters_per_epoch
         self.epoch = start_epoch
         logger.info("Starting training from epoch %d (iteration %d) to epoch %d", start_epoch, self.iter, max_epoch)
-        with EventStorage(self.start_iter) as self.storage:
+        with EventStorage(self.start_iter) as self.storage, sigterm_as_interrupt():
             try:
                 self.before_train()
                 for self.epoch in range(start_epoch, max_epoch):
@@ -98,8 +121,14 @@ class TrainerBase:
                         self.after_step()
                         self.iter += 1
                     self.after_epoch()
-            except Exception:
-                logger.exception("Exception during training (epoch %d, iteration %d):", self.epoch, self.iter)
+            except Exception as e:
+                from fastreid.utils.errors import user_errors
+
+                if isinstance(e, user_errors()):  # the entry point reports it in one line
+                    logger.error("Stopped at epoch %d, iteration %d by a problem with the input", self.epoch,
+                                 self.iter)
+                else:
+                    logger.exception("Exception during training (epoch %d, iteration %d):", self.epoch, self.iter)
                 raise
             finally:
                 self.after_train()

@@ -188,7 +188,9 @@ class SearchTrainer(DefaultTrainer):
                        for k, items in self._split_items.items()}
             ret.insert(0, MemoryRefresh(self.model, memories, loaders, cfg.SEARCH.MEMORY_INIT,
                                         cfg.SEARCH.MEMORY_REFRESH))
-        at = next(i for i, h in enumerate(ret) if isinstance(h, engine_hooks.EvalHook))
+        # the epoch's alpha history is recorded before the epoch's checkpoint is written
+        at = next(i for i, h in enumerate(ret)
+                  if isinstance(h, (engine_hooks.PeriodicCheckpointer, engine_hooks.EvalHook)))
         ret.insert(at, genotype_log)
         return ret
 
