@@ -15,6 +15,8 @@ from typing import Any, Dict, Iterable, List, Optional
 import yaml
 from yacs.config import CfgNode as _YacsNode
 
+from fastreid.utils.errors import UserError
+
 __all__ = ["CfgNode", "ConfigError", "get_cfg", "BASE_KEY"]
 
 logger = logging.getLogger(__name__)
@@ -22,7 +24,7 @@ logger = logging.getLogger(__name__)
 BASE_KEY = "_BASE_"
 
 
-class ConfigError(KeyError):
+class ConfigError(UserError, KeyError):
     """A config file or override names a key or value the defaults tree does not accept."""
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly

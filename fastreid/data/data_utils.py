@@ -11,12 +11,14 @@ from typing import List, Sequence, Tuple
 
 from PIL import Image, ImageOps
 
+from fastreid.utils.errors import UserError
+
 __all__ = ["CorruptImageError", "read_image", "drop_unreadable"]
 
 logger = logging.getLogger(__name__)
 
 
-class CorruptImageError(OSError):
+class CorruptImageError(UserError, OSError):
     """An image file is missing, truncated or not an image."""
 
 

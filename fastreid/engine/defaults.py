@@ -27,6 +27,7 @@ from fastreid.utils.events import CommonMetricPrinter, JSONWriter, TensorboardWr
 from fastreid.utils.logger import setup_logger
 
 from . import hooks
+from .run_dir import claim_run_dir, keep_previous_config
 from .train_loop import AMPTrainer, SimpleTrainer, TrainerBase
 
 __all__ = ["default_argument_parser", "default_setup", "DefaultTrainer", "train_or_evaluate"]
@@ -40,7 +41,10 @@ def default_argument_parser(description: str = "fastreid training") -> argparse.
     p.add_argument("--config-file", default="", metavar="FILE", help="path to the YAML config")
     p.add_argument("--resume", action="store_true",
                    help="continue from OUTPUT_DIR/last_checkpoint (else start from MODEL.WEIGHTS)")
-    p.add_argument("--eval-only", action="store_true", help="evaluate MODEL.WEIGHTS (strict load) and exit")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an OUTPUT_DIR that holds one (its checkpoints are replaced)")
+    p.add_argument("--eval-only", action="store_true",
+                   help="evaluate MODEL.WEIGHTS (strict load) and exit; writes into OUTPUT_DIR/eval")
     p.add_argument("--num-gpus", type=int, default=1,
                    help="processes per machine: one per GPU, or CPU processes (gloo) without CUDA")
     p.add_argument("--num-machines", type=int, default=1, help="total number of machines")
@@ -57,11 +61,19 @@ def default_setup(cfg, args) -> int:
 
     SEED < 0 draws a random seed (logged, and written into the dumped config so the run can be
     repeated). Returns the seed in use. The cfg is frozen afterwards.
+
+    The run folder is claimed first (:func:`~fastreid.engine.run_dir.claim_run_dir`): a folder holding
+    an earlier run needs ``--resume`` or ``--overwrite``, and a second process in it stops. With
+    ``--eval-only`` everything goes to ``OUTPUT_DIR/eval``, so a training run's files stay as they are.
     """
     rank = comm.get_rank()
+    eval_only = getattr(args, "eval_only", False)
+    if eval_only and cfg.OUTPUT_DIR:
+        cfg.defrost()
+        cfg.OUTPUT_DIR = os.path.join(cfg.OUTPUT_DIR, "eval")
     output_dir = cfg.OUTPUT_DIR
-    if comm.is_main_process() and output_dir:
-        os.makedirs(output_dir, exist_ok=True)
+    claim_run_dir(output_dir, resume=getattr(args, "resume", False) or eval_only,
+                  overwrite=getattr(args, "overwrite", False), lock=comm.is_main_process())
     comm.synchronize()
     for name in ("fastreid", "msinet", "__main__"):
         setup_logger(output_dir, distributed_rank=rank, name=name)
@@ -79,8 +91,11 @@ def default_setup(cfg, args) -> int:
     logger.info("Running with full config:\n%s", cfg.dump())
     if comm.is_main_process() and output_dir:
         path = os.path.join(output_dir, "config.yaml")
-        with open(path, "w") as f:
-            f.write(cfg.dump())
+        text = cfg.dump()
+        keep_previous_config(output_dir, text)
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
         logger.info("Full config saved to %s", path)
     if not getattr(args, "eval_only", False) and torch.cuda.is_available():
         torch.backends.cudnn.benchmark = cfg.CUDNN_BENCHMARK

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .errors import UserError
+
 __all__ = ["Checkpointer", "CheckpointError", "load_torch_file", "strip_prefix", "snapshot_to_cpu"]
 
 logger = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ logger = logging.getLogger(__name__)
 LAST_CHECKPOINT = "last_checkpoint"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint does not match the model it is loaded into (strict loading)."""
 
 

@@ -1,9 +1,10 @@
 """User-input errors and the command-line policy for them: one line, no traceback.
 
 Bad configs, paths, datasets, checkpoints and genotypes raise the error classes of the stage that
-checks them (ConfigError, UnknownNameError, DatasetLayoutError, ...). Entry points wrap their work in
-``exit_on_user_error()`` so that such an error ends the program with ``error: <message>`` on one line,
-while genuine bugs keep their traceback.
+checks them (ConfigError, UnknownNameError, DatasetLayoutError, ...), all subclasses of
+:class:`UserError` defined here (this module imports nothing of the toolbox, so every layer can use it).
+Entry points wrap their work in ``exit_on_user_error()`` so that such an error ends the program with
+``error: <message>`` on one line, while genuine bugs keep their traceback.
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator, Tuple, Type
 
-__all__ = ["user_errors", "exit_on_user_error"]
+__all__ = ["UserError", "user_errors", "exit_on_user_error"]
+
+
+class UserError(Exception):
+    """The user's input (config, data set, checkpoint, command line, run folder) is wrong; the message
+    is one line that names the input and what was expected."""
+
+    def __str__(self) -> str:  # plain text, also for subclasses of KeyError (which quote their message)
+        return " ".join(str(a) for a in self.args)
 
 
 def user_errors() -> Tuple[Type[BaseException], ...]:
-    """The exception classes that mean "the user's input is wrong" (imported lazily)."""
-    from fastreid.config import ConfigError
-    from fastreid.data.data_utils import CorruptImageError
-    from fastreid.data.datasets.bases import EmptyTestSetError
-    from fastreid.utils.checkpoint import CheckpointError
-    from fastreid.utils.registry import UnknownNameError
-
-    return (FileNotFoundError, ConfigError, UnknownNameError, CheckpointError, CorruptImageError,
-            EmptyTestSetError)
+    """The exception classes that mean "the user's input is wrong"."""
+    return (UserError, FileNotFoundError)
 
 
 @contextlib.contextmanager

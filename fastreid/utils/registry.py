@@ -12,10 +12,12 @@ from typing import Any, Callable, Iterable, Optional
 
 from fvcore.common.registry import Registry as _FvRegistry
 
+from .errors import UserError
+
 __all__ = ["Registry", "UnknownNameError"]
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(UserError, KeyError):
     """A config asked a registry for a name nobody registered."""
 
     def __str__(self) -> str:

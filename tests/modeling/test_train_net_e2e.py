@@ -35,13 +35,13 @@ def market_root(tmp_path_factory):
     return root
 
 
-def _run(args, script=REPO / "tools" / "train_net.py"):
+def _run(args, script=REPO / "tools" / "train_net.py", returncode=0):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
     proc = subprocess.run([sys.executable, str(script), *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    return out
+    assert (proc.returncode == 0) == (returncode == 0), out[-4000:]
+    return out if returncode == 0 else proc.stderr
 
 
 def _table_metrics(text):
@@ -68,10 +68,22 @@ def test_train_then_eval_only_through_train_net(market_root, tmp_path, backbone)
         assert 0.0 <= final[key] <= 100.0
     assert final["metric"] == pytest.approx((final["mAP"] + final["Rank-1"]) / 2, abs=1e-6)
 
+    train_config = (out_dir / "config.yaml").read_text()
+    final_bytes = (out_dir / "model_final.pth").read_bytes()
+    # a second training run into the finished run's folder stops in one line and changes nothing
+    err = _run(["--config-file", config, *TINY, "DATASETS.ROOT", str(market_root), "OUTPUT_DIR", str(out_dir)],
+               returncode=1)
+    assert err.strip().splitlines()[-1].startswith("error: OUTPUT_DIR") and "--resume" in err
+    assert "Traceback" not in err
+    assert (out_dir / "model_final.pth").read_bytes() == final_bytes
+
+    # evaluation into the training folder writes into its eval/ subfolder
     eval_out = _run(["--config-file", config, "--eval-only", "MODEL.WEIGHTS", str(out_dir / "model_final.pth"),
                      "MODEL.DEVICE", "cpu", "INPUT.SIZE_TEST", "[64, 32]", "DATALOADER.NUM_WORKERS", "0",
                      "TEST.IMS_PER_BATCH", "16", "DATASETS.ROOT", str(market_root),
-                     "OUTPUT_DIR", str(tmp_path / "eval")])
+                     "OUTPUT_DIR", str(out_dir)])
+    assert (out_dir / "config.yaml").read_text() == train_config
+    assert (out_dir / "eval" / "config.yaml").is_file()
     reloaded = _table_metrics(eval_out)
     # model_final holds the weights evaluated at the end of training: the reloaded model scores the same
     for key in ("Rank-1", "mAP", "mINP"):

@@ -20,6 +20,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from tabulate import tabulate
 
+from fastreid.utils.errors import UserError
+
 __all__ = [
     "Item", "ImageDataset", "DatasetLayoutError", "EmptyTestSetError",
     "ROOT_HINT", "find_dataset_dir", "list_images", "parse_by_regex", "check_query_gallery",
@@ -34,14 +36,14 @@ ROOT_HINT = "set the dataset root with DATASETS.ROOT or $FASTREID_DATASETS"
 _MAX_OFFENDERS = 5
 
 
-class DatasetLayoutError(FileNotFoundError):
+class DatasetLayoutError(UserError, FileNotFoundError):
     """A dataset folder, list file or file name does not follow the expected layout."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 
-class EmptyTestSetError(ValueError):
+class EmptyTestSetError(UserError, ValueError):
     """A query set is empty or none of its images has a valid gallery match."""
 
 

@@ -1,0 +1,139 @@
+"""The run folder (OUTPUT_DIR) is never clobbered: what a finished or interrupted run wrote stays.
+
+``claim_run_dir`` is called by ``default_setup`` before anything is written:
+
+- a folder that already holds a run (``last_checkpoint`` or ``model_*.pth``) is only reused with
+  ``--resume`` (continue it) or ``--overwrite`` (start again: its checkpoints are replaced);
+  anything else stops with one line saying so;
+- a lock file (``.run.lock``: pid, host, start time) stops a second process in the same folder with one
+  line naming the holder; a lock whose process is gone (same host) is taken over with a warning;
+- stale ``*.pth.<random>.tmp`` files of killed saves are removed;
+- on ``--resume`` with a different config, the previous ``config.yaml`` is kept as
+  ``config.<n>.yaml`` before the new one is written.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import logging
+import os
+import socket
+import time
+from typing import Optional
+
+from fastreid.utils.errors import UserError
+
+__all__ = ["RunDirError", "claim_run_dir", "keep_previous_config", "LOCK_FILE"]
+
+logger = logging.getLogger(__name__)
+
+LOCK_FILE = ".run.lock"
+
+
+class RunDirError(UserError):
+    """OUTPUT_DIR holds another run, or another process is using it."""
+
+
+def _holds_run(output_dir: str) -> Optional[str]:
+    """What in ``output_dir`` shows an earlier run ("" or None when nothing does)."""
+    if os.path.isfile(os.path.join(output_dir, "last_checkpoint")):
+        with open(os.path.join(output_dir, "last_checkpoint")) as f:
+            return f"last_checkpoint -> {f.read().strip()}"
+    models = sorted(glob.glob(os.path.join(output_dir, "model_*.pth")))
+    if models:
+        return f"{len(models)} checkpoint(s), e.g. {os.path.basename(models[0])}"
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_lock(path: str):
+    try:
+        with open(path) as f:
+            pid, host, started = f.read().split("\t")[:3]
+        return int(pid), host, started.strip()
+    except (OSError, ValueError):
+        return None
+
+
+def _acquire_lock(output_dir: str) -> None:
+    path = os.path.join(output_dir, LOCK_FILE)
+    me = f"{os.getpid()}\t{socket.gethostname()}\t{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if holder is not None and holder[0] == os.getpid():
+                return  # this process already holds it (a second setup in the same process)
+            if holder is not None and (holder[1] != socket.gethostname() or _alive(holder[0])):
+                raise RunDirError(f"OUTPUT_DIR {output_dir} is in use by process {holder[0]} on {holder[1]} "
+                                  f"(since {holder[2]}); wait for it, stop it, or choose another OUTPUT_DIR "
+                                  f"(if no such process exists, delete {path})") from None
+            logger.warning("Removing the stale lock %s of a process that no longer runs (%s)", path, holder)
+            os.remove(path)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        atexit.register(_release_lock, path, os.getpid())
+        return
+
+
+def _release_lock(path: str, pid: int) -> None:
+    holder = _read_lock(path)
+    if holder is not None and holder[0] == pid:
+        os.remove(path)
+
+
+def _remove_stale_temp_files(output_dir: str) -> None:
+    for tmp in glob.glob(os.path.join(output_dir, "*.pth.*.tmp")):
+        logger.warning("Removing %s, left by a save that was killed", tmp)
+        os.remove(tmp)
+
+
+def claim_run_dir(output_dir: str, *, resume: bool = False, overwrite: bool = False, lock: bool = True) -> None:
+    """Check that a training run may write into ``output_dir``, then lock it (see the module docstring).
+
+    Raises :class:`RunDirError` when it holds an earlier run and neither ``resume`` nor ``overwrite``
+    is set, or when another live process holds its lock.
+    """
+    if not output_dir:
+        return
+    earlier = _holds_run(output_dir) if os.path.isdir(output_dir) else None
+    if earlier and not (resume or overwrite):
+        raise RunDirError(f"OUTPUT_DIR {output_dir} already holds a run ({earlier}); pass --resume to continue "
+                          "it, --overwrite to start again in it (its checkpoints are replaced), or choose "
+                          "another OUTPUT_DIR")
+    if overwrite and earlier and not resume:
+        logger.warning("--overwrite: starting a new run in %s, which holds a run (%s)", output_dir, earlier)
+    if lock:
+        os.makedirs(output_dir, exist_ok=True)
+        _acquire_lock(output_dir)
+        _remove_stale_temp_files(output_dir)
+
+
+def keep_previous_config(output_dir: str, new_text: str) -> Optional[str]:
+    """When ``output_dir/config.yaml`` exists and differs from ``new_text``, rename it to the first free
+    ``config.<n>.yaml`` and return that path (None when nothing was kept)."""
+    path = os.path.join(output_dir, "config.yaml")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        if f.read() == new_text:
+            return None
+    n = 1
+    while os.path.exists(os.path.join(output_dir, f"config.{n}.yaml")):
+        n += 1
+    kept = os.path.join(output_dir, f"config.{n}.yaml")
+    os.replace(path, kept)
+    logger.warning("The config differs from the run's previous one; the previous is kept as %s", kept)
+    return kept
