@@ -46,6 +46,9 @@ _C.MODEL.BACKBONE.LAST_STRIDE = 1
 _C.MODEL.BACKBONE.PRETRAIN = False
 # Local path of the ImageNet checkpoint used when PRETRAIN is True.
 _C.MODEL.BACKBONE.PRETRAIN_PATH = ""
+# Start every residual block as its shortcut: the last norm of each residual branch gets weight 0
+# (from scratch only). Off in the paper recipes; see projects/MSINet/README.md for where it helps.
+_C.MODEL.BACKBONE.ZERO_INIT_RESIDUAL = False
 
 _C.MODEL.HEADS = CN()
 # Registered head (HEADS registry): EmbeddingHead, or a project head such as MSINet's FBLNeck.

@@ -116,3 +116,39 @@ def test_loader_reports_missing_unexpected_and_mismatched_keys(tmp_path):
     assert report.unexpected == ["extra.weight"]
     assert report.mismatched == ["stem.0.0.weight"]
     assert torch.equal(model.stage3[1].expand[0].weight, state["module.stage3.1.expand.0.weight"])
+
+
+@pytest.mark.parametrize("name, count", [("msinet", 12), ("osnet", 6), ("resnet50", 16)])
+def test_zero_init_residual_starts_every_block_as_its_shortcut(name, count):
+    from fastreid.config import get_cfg
+    from fastreid.modeling.backbones import build_backbone
+    from fastreid.modeling.backbones.build import residual_branch_norms
+
+    cfg = get_cfg()
+    cfg.MODEL.BACKBONE.NAME = name
+    cfg.MODEL.BACKBONE.ZERO_INIT_RESIDUAL = True
+    torch.manual_seed(0)
+    backbone = build_backbone(cfg)
+    blocks = [m for m in backbone.modules() if residual_branch_norms(m)]
+    norms = [n for m in blocks for n in residual_branch_norms(m)]
+    assert len(norms) == count and all(torch.count_nonzero(n.weight) == 0 for n in norms)
+    block = blocks[-1].eval()  # an identity-shortcut block now computes relu(x)
+    x = torch.randn(1, norms[-1].num_features, 8, 4)
+    with torch.no_grad():
+        assert torch.allclose(block(x), torch.relu(x), atol=1e-6)
+    cfg.MODEL.BACKBONE.ZERO_INIT_RESIDUAL = False
+    torch.manual_seed(0)
+    plain = [n for m in build_backbone(cfg).modules() for n in residual_branch_norms(m)]
+    assert all(torch.count_nonzero(n.weight) == n.weight.numel() for n in plain)  # off by default
+
+
+def test_zero_init_residual_refuses_pretrained_weights():
+    from fastreid.config import ConfigError, get_cfg
+    from fastreid.modeling.backbones import build_backbone
+
+    cfg = get_cfg()
+    cfg.MODEL.BACKBONE.NAME = "osnet"
+    cfg.MODEL.BACKBONE.ZERO_INIT_RESIDUAL = True
+    cfg.MODEL.BACKBONE.PRETRAIN = True
+    with pytest.raises(ConfigError, match="would overwrite the ImageNet weights"):
+        build_backbone(cfg)

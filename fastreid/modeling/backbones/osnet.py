@@ -95,6 +95,10 @@ class OSBlock(nn.Module):
         self.shortcut = ConvBNReLU(in_ch, out_ch, 1, relu=False) if in_ch != out_ch else nn.Identity()
         self.relu = nn.ReLU(inplace=True)
 
+    def residual_branch_norms(self):
+        """The BN ending the residual branch (the expand conv's)."""
+        return [self.expand[1]]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.reduce(x)
         y = sum(self.gate(stream(y)) for stream in self.streams)

@@ -118,6 +118,10 @@ class MSICell(nn.Module):
             return a - b
         return a * b
 
+    def residual_branch_norms(self):
+        """The BNs ending the two branches (their expand convs'), for MODEL.BACKBONE.ZERO_INIT_RESIDUAL."""
+        return [self.expand_a.bn, self.expand_b.bn]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C_in, H, W) -> (B, C_out, H, W)``."""
         a, b = self.round1_a(self.reduce_a(x)), self.round1_b(self.reduce_b(x))
