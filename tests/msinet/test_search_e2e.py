@@ -28,7 +28,7 @@ def test_two_epoch_search_then_training_of_the_searched_genotype(tmp_path):
     root, search_dir, train_dir = tmp_path / "datasets", tmp_path / "search", tmp_path / "train"
     _run(["--config-file", str(REPO / "projects/MSINet/configs/Search/synthetic_demo.yml"),
           "OUTPUT_DIR", str(search_dir), "DATASETS.ROOT", str(root), "SOLVER.ITERS_PER_EPOCH", "3",
-          "SOLVER.IMS_PER_BATCH", "16", *SMALL], tmp_path)
+          "SOLVER.IMS_PER_BATCH", "16", "SOLVER.MAX_EPOCH", "2", "SOLVER.STEPS", "[1]", *SMALL], tmp_path)
     genotype_file = search_dir / "genotype.yaml"
     genotype = yaml.safe_load(genotype_file.read_text())["MODEL"]["MSINET"]["GENOTYPE"]
     assert len(genotype) == 12
