@@ -17,11 +17,21 @@ from yacs.config import CfgNode as _YacsNode
 
 from fastreid.utils.errors import UserError
 
-__all__ = ["CfgNode", "ConfigError", "get_cfg", "BASE_KEY"]
+__all__ = ["CfgNode", "ConfigError", "get_cfg", "BASE_KEY", "allow_any_type"]
 
 logger = logging.getLogger(__name__)
 
 BASE_KEY = "_BASE_"
+
+# Keys whose value may be given in more than one form (e.g. a name or a list), so a command-line value
+# of another type than the YAML's replaces it instead of failing yacs's type check.
+_ANY_TYPE_KEYS: set = set()
+
+
+def allow_any_type(key: str) -> None:
+    """Let ``key`` (dotted, e.g. a project's ``MODEL.X.GENOTYPE``) take a value of any type from the
+    command line; the component that reads it validates it."""
+    _ANY_TYPE_KEYS.add(key)
 
 
 class ConfigError(UserError, KeyError):
@@ -117,8 +127,18 @@ class CfgNode(_YacsNode):
             if k == BASE_KEY:
                 raise ConfigError("_BASE_ cannot be given on the command line")
         self._check_known({k: None for k in keys}, "the command-line overrides")
+        rest = []
+        for k, v in zip(cfg_list[0::2], cfg_list[1::2]):
+            if k not in _ANY_TYPE_KEYS:
+                rest += [k, v]
+                continue
+            *parents, leaf = k.split(".")
+            node = self
+            for p in parents:
+                node = node[p]
+            node[leaf] = _YacsNode._decode_cfg_value(v)
         try:
-            super().merge_from_list(cfg_list)
+            super().merge_from_list(rest)
         except (KeyError, ValueError, AssertionError) as e:
             raise ConfigError(f"command-line overrides: {_one_line(e)}") from e
 

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader
 
 from fastreid.utils import comm
+from fastreid.utils.errors import ConfigValueError
 
 from .common import CommDataset
 from .data_utils import drop_unreadable
@@ -98,7 +99,7 @@ def build_train_sampler(cfg, data_source: Sequence, mini_batch_size: int, seed: 
     name = cfg.DATALOADER.SAMPLER_TRAIN
     lowered = {n.lower(): n for n in _SAMPLERS}
     if name.lower() not in lowered:
-        raise ValueError(f"DATALOADER.SAMPLER_TRAIN: '{name}' is not a training sampler; expected one of "
+        raise ConfigValueError(f"DATALOADER.SAMPLER_TRAIN: '{name}' is not a training sampler; expected one of "
                          f"{', '.join(_SAMPLERS)}")
     name = lowered[name.lower()]
     if name == "TrainingSampler":
@@ -122,7 +123,7 @@ def build_reid_train_loader(cfg, *, train_set: Optional[CommDataset] = None, sam
         if cfg.DATASETS.SKIP_CORRUPT:
             items = drop_unreadable(items, "training set")
         if not items:
-            raise ValueError(f"DATASETS.NAMES {tuple(cfg.DATASETS.NAMES)}: the training set is empty; expected images")
+            raise ConfigValueError(f"DATASETS.NAMES {tuple(cfg.DATASETS.NAMES)}: the training set is empty; expected images")
         train_set = CommDataset(items, build_transforms(cfg, is_train=True), relabel=True)
     mini_batch = _per_process(cfg.SOLVER.IMS_PER_BATCH, "SOLVER.IMS_PER_BATCH")
     seed = resolve_seed(cfg.SEED)

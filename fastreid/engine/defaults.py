@@ -23,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from fastreid.utils import comm
 from fastreid.utils.checkpoint import Checkpointer
 from fastreid.utils.env import collect_env_info, derive_seed, seed_all_rng
+from fastreid.utils.errors import ConfigValueError
 from fastreid.utils.events import CommonMetricPrinter, JSONWriter, TensorboardWriter
 from fastreid.utils.logger import setup_logger
 
@@ -106,6 +107,18 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
+def _check_schedule(cfg) -> None:
+    """Epoch counts that cannot train fail; LR steps that never happen are warned about."""
+    s = cfg.SOLVER
+    if s.MAX_EPOCH < 1:
+        raise ConfigValueError(f"SOLVER.MAX_EPOCH: {s.MAX_EPOCH}; expected at least 1 epoch", key="SOLVER.MAX_EPOCH",
+                               value=s.MAX_EPOCH, expected=">= 1")
+    late = [m for m in s.STEPS if m >= s.MAX_EPOCH]
+    if s.SCHED == "MultiStepLR" and late:
+        logger.warning("SOLVER.STEPS %s: the decay at epoch(s) %s never happens with SOLVER.MAX_EPOCH %d",
+                       list(s.STEPS), late, s.MAX_EPOCH)
+
+
 class DefaultTrainer(TrainerBase):
     """Train and evaluate a ReID model described by ``cfg`` with the default hooks.
 
@@ -121,6 +134,7 @@ class DefaultTrainer(TrainerBase):
 
     def __init__(self, cfg) -> None:
         super().__init__()
+        _check_schedule(cfg)
         if cfg.SEED >= 0:  # same as default_setup, so a trainer built twice starts identically
             seed_all_rng(derive_seed(cfg.SEED, comm.get_rank()))
         data_loader = self.build_train_loader(cfg)
@@ -175,7 +189,7 @@ class DefaultTrainer(TrainerBase):
         n = len(data_loader.dataset)
         ipe = n // cfg.SOLVER.IMS_PER_BATCH
         if ipe < 1:
-            raise ValueError(
+            raise ConfigValueError(
                 f"SOLVER.IMS_PER_BATCH: {cfg.SOLVER.IMS_PER_BATCH} exceeds the {n} training images; expected "
                 "a smaller batch or SOLVER.ITERS_PER_EPOCH > 0"
             )
@@ -184,9 +198,16 @@ class DefaultTrainer(TrainerBase):
     def resume_or_load(self, resume: bool = True) -> None:
         """With ``resume`` and a ``last_checkpoint`` in OUTPUT_DIR, restore the full state and continue
         after its epoch; otherwise load MODEL.WEIGHTS (if set) into the model only."""
+        if resume and not self.checkpointer.has_checkpoint():
+            logger.warning("--resume: %s has no last_checkpoint; starting a new run%s", self.cfg.OUTPUT_DIR,
+                           f" from MODEL.WEIGHTS {self.cfg.MODEL.WEIGHTS}" if self.cfg.MODEL.WEIGHTS else " from scratch")
         extra = self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume)
         if resume and self.checkpointer.has_checkpoint():
             self.start_epoch = int(extra.get("epoch", -1)) + 1
+            if self.start_epoch >= self.max_epoch:
+                logger.warning("--resume: the checkpoint ends at epoch %d and SOLVER.MAX_EPOCH is %d: nothing is "
+                               "left to train (raise SOLVER.MAX_EPOCH to train longer)", self.start_epoch,
+                               self.max_epoch)
             self.best_metric = self._best_so_far(extra.get("best_metric"))
             for h in self._hooks:
                 if isinstance(h, hooks.PeriodicCheckpointer):
@@ -360,6 +381,9 @@ def train_or_evaluate(cfg, args, trainer_cls: type = DefaultTrainer) -> Optional
     """The body of every ``train_net.py``: with ``--eval-only`` evaluate ``MODEL.WEIGHTS`` (loaded
     strictly; NUM_CLASSES 0 is taken from the checkpoint), otherwise train, resuming with ``--resume``."""
     if args.eval_only:
+        if not cfg.MODEL.WEIGHTS:
+            raise ConfigValueError("--eval-only evaluates MODEL.WEIGHTS, which is empty; expected "
+                                   "MODEL.WEIGHTS <checkpoint.pth> (an untrained network is not evaluated)")
         if cfg.MODEL.HEADS.NUM_CLASSES == 0:  # the classifier must match the checkpoint's
             cfg.defrost()
             cfg.MODEL.HEADS.NUM_CLASSES = max(1, trainer_cls.num_classes_in_checkpoint(cfg.MODEL.WEIGHTS))

@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from fastreid.utils import comm
 from fastreid.utils.checkpoint import Checkpointer
+from fastreid.utils.errors import ConfigValueError
 from fastreid.utils.events import EventWriter
 
 from .train_loop import HookBase
@@ -194,7 +195,7 @@ class EvalHook(HookBase):
 
     def __init__(self, period: int, eval_function: Callable[[], Dict[str, Any]]) -> None:
         if period < 0:
-            raise ValueError(f"TEST.EVAL_PERIOD: {period} must be >= 0 (0 = evaluate only at the end)")
+            raise ConfigValueError(f"TEST.EVAL_PERIOD: {period} must be >= 0 (0 = evaluate only at the end)")
         self._period = period
         self._func = eval_function
 
@@ -234,7 +235,7 @@ class PeriodicCheckpointer(HookBase):
     def __init__(self, checkpointer: Checkpointer, period: int, best_metric: Optional[float] = None,
                  keep_last_in_memory: bool = True, extra: Optional[Dict[str, Any]] = None) -> None:
         if period < 1:
-            raise ValueError(f"SOLVER.CHECKPOINT_PERIOD: {period} must be >= 1 (epochs)")
+            raise ConfigValueError(f"SOLVER.CHECKPOINT_PERIOD: {period} must be >= 1 (epochs)")
         self.checkpointer = checkpointer
         self.period = period
         self.best_metric = best_metric
@@ -291,7 +292,7 @@ class PeriodicWriter(HookBase):
 
     def __init__(self, writers: Sequence[EventWriter], period: int = 20) -> None:
         if period < 1:
-            raise ValueError(f"SOLVER.LOG_PERIOD: {period} must be >= 1 (iterations)")
+            raise ConfigValueError(f"SOLVER.LOG_PERIOD: {period} must be >= 1 (iterations)")
         self._writers = list(writers)
         self._period = period
         self._last_iter = -1

@@ -6,6 +6,8 @@ from typing import Tuple
 
 import numpy as np
 
+from fastreid.utils.errors import ConfigValueError
+
 from .distance import l2_normalize
 
 __all__ = ["aqe"]
@@ -25,7 +27,7 @@ def aqe(q_feat: np.ndarray, g_feat: np.ndarray, qe_times: int = 1, qe_k: int = 5
         Expanded, L2-normalised (Q, D) and (G, D) float32 features.
     """
     if qe_k < 1 or qe_times < 0:
-        raise ValueError(f"TEST.AQE: QE_K={qe_k}, QE_TIME={qe_times}; expected QE_K >= 1 and QE_TIME >= 0")
+        raise ConfigValueError(f"TEST.AQE: QE_K={qe_k}, QE_TIME={qe_times}; expected QE_K >= 1 and QE_TIME >= 0")
     num_query = len(q_feat)
     feats = l2_normalize(np.concatenate([np.asarray(q_feat, np.float32), np.asarray(g_feat, np.float32)]))
     k = min(qe_k, len(feats))

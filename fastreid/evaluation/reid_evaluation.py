@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from fastreid.utils import comm
+from fastreid.utils.errors import ConfigValueError
 
 from .distance import METRICS, DistanceBlocks, l2_normalize
 from .evaluator import DatasetEvaluator
@@ -35,7 +36,7 @@ class ReidEvaluator(DatasetEvaluator):
         self.num_query = int(num_query)
         self.output_dir = output_dir
         if cfg.TEST.METRIC not in METRICS:
-            raise ValueError(f"TEST.METRIC: {cfg.TEST.METRIC!r} is not supported; expected one of {', '.join(METRICS)}")
+            raise ConfigValueError(f"TEST.METRIC: {cfg.TEST.METRIC!r} is not supported; expected one of {', '.join(METRICS)}")
         self.reset()
 
     def reset(self) -> None:

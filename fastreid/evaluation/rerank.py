@@ -13,6 +13,8 @@ from typing import Tuple
 
 import numpy as np
 
+from fastreid.utils.errors import ConfigValueError
+
 from .distance import DistanceBlocks
 
 __all__ = ["ReRanker", "knn"]
@@ -65,7 +67,7 @@ class ReRanker:
     def __init__(self, q_feat: np.ndarray, g_feat: np.ndarray, metric: str = "cosine", k1: int = 20, k2: int = 6,
                  lambda_value: float = 0.3, use_faiss: bool = True):
         if k1 < 1 or k2 < 1 or not 0.0 <= lambda_value <= 1.0:
-            raise ValueError(f"TEST.RERANK: K1={k1}, K2={k2}, LAMBDA={lambda_value}; expected K1, K2 >= 1 and "
+            raise ConfigValueError(f"TEST.RERANK: K1={k1}, K2={k2}, LAMBDA={lambda_value}; expected K1, K2 >= 1 and "
                              "0 <= LAMBDA <= 1")
         self.num_query, self.num_gallery = len(q_feat), len(g_feat)
         self.lambda_value = lambda_value

@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fastreid.utils.errors import ConfigValueError
+
 __all__ = [
     "LinearClassifier",
     "CosFaceClassifier",
@@ -61,7 +63,7 @@ class _CosineClassifier(LinearClassifier):
     def __init__(self, in_features: int, num_classes: int, scale: float, margin: float):
         super().__init__(in_features, num_classes)
         if scale <= 0:
-            raise ValueError(f"MODEL.HEADS.SCALE: {scale} is not allowed for a cosine classifier; expected > 0")
+            raise ConfigValueError(f"MODEL.HEADS.SCALE: {scale} is not allowed for a cosine classifier; expected > 0")
         self.scale = float(scale)
         self.margin = float(margin)
 
@@ -126,7 +128,7 @@ def build_classifier(name: str, in_features: int, num_classes: int, scale: float
     """Classifier ``name`` (case-insensitive): linear, cosface, arcface or circle."""
     key = str(name).lower()
     if key not in CLASSIFIERS:
-        raise ValueError(
+        raise ConfigValueError(
             f"MODEL.HEADS.CLS_LAYER: '{name}' is not a classifier; expected one of {', '.join(CLASSIFIERS)}"
         )
     if key == "linear":

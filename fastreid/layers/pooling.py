@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fastreid.utils.errors import ConfigValueError
+
 __all__ = ["GeneralizedMeanPooling", "build_pooling", "POOLING_LAYERS"]
 
 
@@ -48,7 +50,7 @@ def build_pooling(name: str) -> nn.Module:
     """A fresh global pooling module for ``name`` (case-insensitive): avg, max or gem."""
     key = str(name).lower()
     if key not in POOLING_LAYERS:
-        raise ValueError(
+        raise ConfigValueError(
             f"MODEL.HEADS.POOL_LAYER: '{name}' is not a pooling layer; expected one of "
             f"{', '.join(POOLING_LAYERS)}"
         )

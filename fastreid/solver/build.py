@@ -19,6 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Type
 import torch
 import torch.nn as nn
 
+from fastreid.utils.errors import ConfigValueError
+
 from .lr_scheduler import WarmupScheduler
 
 __all__ = ["build_optimizer", "build_lr_scheduler", "get_param_groups", "OPTIMIZERS"]
@@ -85,7 +87,7 @@ def _clip_fn(cfg):
         return lambda params: torch.nn.utils.clip_grad_norm_(params, clip.CLIP_VALUE, clip.NORM_TYPE)
     if clip.CLIP_TYPE == "value":
         return lambda params: torch.nn.utils.clip_grad_value_(params, clip.CLIP_VALUE)
-    raise ValueError(f"SOLVER.CLIP_GRADIENTS.CLIP_TYPE: '{clip.CLIP_TYPE}' is not valid; expected norm or value")
+    raise ConfigValueError(f"SOLVER.CLIP_GRADIENTS.CLIP_TYPE: '{clip.CLIP_TYPE}' is not valid; expected norm or value")
 
 
 def _extend_optimizer(base: Type[torch.optim.Optimizer], clip, freeze_iters: int):
@@ -128,7 +130,7 @@ def build_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
     """``cfg.SOLVER.OPT`` (SGD, Adam or AdamW) over the grouped trainable parameters of ``model``."""
     s = cfg.SOLVER
     if s.OPT not in OPTIMIZERS:
-        raise ValueError(f"SOLVER.OPT: '{s.OPT}' is not an optimizer; expected one of {', '.join(OPTIMIZERS)}")
+        raise ConfigValueError(f"SOLVER.OPT: '{s.OPT}' is not an optimizer; expected one of {', '.join(OPTIMIZERS)}")
     freeze_layers = list(cfg.MODEL.FREEZE_LAYERS) if s.FREEZE_ITERS > 0 else []
     _check_freeze_layers(model, freeze_layers)
     groups = get_param_groups(
@@ -152,7 +154,7 @@ def _check_freeze_layers(model: nn.Module, names: Sequence[str]) -> None:
     children = dict(model.named_children())
     for n in names:
         if n.split(".")[0] not in children:
-            raise ValueError(
+            raise ConfigValueError(
                 f"MODEL.FREEZE_LAYERS: '{n}' is not a submodule of the model; expected one of "
                 f"{', '.join(children) or '(none)'}"
             )

@@ -20,6 +20,8 @@ from typing import Any, Dict, List, Sequence
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from fastreid.utils.errors import ConfigValueError
+
 __all__ = ["WarmupScheduler", "SCHEDULES", "WARMUP_METHODS"]
 
 SCHEDULES = ("MultiStepLR", "CosineAnnealingLR")
@@ -48,14 +50,14 @@ class WarmupScheduler(LRScheduler):
                  delay_iters: int = 0, eta_min: float = 0.0, warmup_iters: int = 0,
                  warmup_factor: float = 0.1, warmup_method: str = "linear", last_epoch: int = -1) -> None:
         if schedule not in SCHEDULES:
-            raise ValueError(f"SOLVER.SCHED: '{schedule}' is not a schedule; expected one of {', '.join(SCHEDULES)}")
+            raise ConfigValueError(f"SOLVER.SCHED: '{schedule}' is not a schedule; expected one of {', '.join(SCHEDULES)}")
         if warmup_method not in WARMUP_METHODS:
-            raise ValueError(
+            raise ConfigValueError(
                 f"SOLVER.WARMUP_METHOD: '{warmup_method}' is not a warm-up method; expected one of "
                 f"{', '.join(WARMUP_METHODS)}"
             )
         if list(milestones) != sorted(milestones):
-            raise ValueError(f"SOLVER.STEPS: {list(milestones)} must be increasing epochs")
+            raise ConfigValueError(f"SOLVER.STEPS: {list(milestones)} must be increasing epochs")
         if iters_per_epoch < 1:
             raise ValueError(f"iters_per_epoch: {iters_per_epoch} must be >= 1")
         self.iters_per_epoch = int(iters_per_epoch)

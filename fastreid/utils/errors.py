@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator, Tuple, Type
 
-__all__ = ["UserError", "user_errors", "exit_on_user_error"]
+__all__ = ["UserError", "ConfigValueError", "user_errors", "exit_on_user_error"]
 
 
 class UserError(Exception):
@@ -21,6 +21,15 @@ class UserError(Exception):
 
     def __str__(self) -> str:  # plain text, also for subclasses of KeyError (which quote their message)
         return " ".join(str(a) for a in self.args)
+
+
+class ConfigValueError(UserError, ValueError):
+    """A config key holds a value its component does not accept; the message names the key, the value
+    and what is accepted (``key``, ``value``, ``expected`` are kept when given)."""
+
+    def __init__(self, message: str, *, key: str = "", value: object = None, expected: str = "") -> None:
+        super().__init__(message)
+        self.key, self.value, self.expected = key, value, expected
 
 
 def user_errors() -> Tuple[Type[BaseException], ...]:

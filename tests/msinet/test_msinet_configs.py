@@ -83,3 +83,16 @@ def test_msinet_backbone_plugs_into_the_toolbox_configs(path):
     cfg.merge_from_list(["MODEL.BACKBONE.NAME", "msinet"])
     _, out = _build_and_run(cfg)
     assert out.shape[0] == 2
+
+
+def test_a_genotype_list_on_the_command_line_replaces_a_yaml_name_and_back():
+    from fastreid.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file(str(Path(__file__).resolve().parents[2] / "projects/MSINet/configs/Base-MSINet.yml"))
+    assert cfg.MODEL.MSINET.GENOTYPE == "msmt"
+    ops = ["gate"] * 6 + ["none"] * 6
+    cfg.merge_from_list(["MODEL.MSINET.GENOTYPE", str(ops), "SOLVER.BASE_LR", "0.1"])
+    assert list(cfg.MODEL.MSINET.GENOTYPE) == ops and cfg.SOLVER.BASE_LR == 0.1
+    cfg.merge_from_list(["MODEL.MSINET.GENOTYPE", "none"])
+    assert cfg.MODEL.MSINET.GENOTYPE == "none"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torchvision.transforms as T
 from torchvision.transforms import InterpolationMode
 
+from fastreid.utils.errors import ConfigValueError
+
 from .transforms import ToTensor255
 
 __all__ = ["build_transforms"]
@@ -45,7 +47,7 @@ def build_transforms(cfg, is_train: bool = True) -> T.Compose:
     ops.append(ToTensor255())
     if inp.REA.ENABLED:
         if not 0.02 < inp.REA.MAX_AREA <= 1.0:
-            raise ValueError(f"INPUT.REA.MAX_AREA: {inp.REA.MAX_AREA} out of range; expected a fraction in (0.02, 1]")
+            raise ConfigValueError(f"INPUT.REA.MAX_AREA: {inp.REA.MAX_AREA} out of range; expected a fraction in (0.02, 1]")
         ops.append(T.RandomErasing(p=inp.REA.PROB, scale=(0.02, inp.REA.MAX_AREA), ratio=(0.3, 3.3),
                                    value=[float(v) for v in inp.REA.VALUE]))
     return T.Compose(ops)

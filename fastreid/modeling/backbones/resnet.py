@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 from torchvision.models import resnet50
 
+from fastreid.utils.errors import ConfigValueError
+
 from .build import BACKBONE_REGISTRY
 from .pretrain import load_pretrained_weights
 
@@ -34,7 +36,7 @@ class ResNet50(nn.Module):
     def __init__(self, last_stride: int = 1):
         super().__init__()
         if last_stride not in (1, 2):
-            raise ValueError(f"MODEL.BACKBONE.LAST_STRIDE: {last_stride} is not allowed; expected 1 or 2")
+            raise ConfigValueError(f"MODEL.BACKBONE.LAST_STRIDE: {last_stride} is not allowed; expected 1 or 2")
         net = resnet50(weights=None)  # torchvision inits convs kaiming-normal (fan_out), BN 1 / 0
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4

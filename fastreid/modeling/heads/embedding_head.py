@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 
 from fastreid.layers import bn_neck, build_classifier, build_pooling
+from fastreid.utils.errors import ConfigValueError
 
 from .build import HEADS_REGISTRY
 
@@ -42,13 +43,13 @@ class EmbeddingHead(nn.Module):
                  scale: float = 1.0, margin: float = 0.0):
         super().__init__()
         if num_classes <= 0:
-            raise ValueError(f"MODEL.HEADS.NUM_CLASSES: {num_classes}; expected > 0 (the trainer sets it from "
+            raise ConfigValueError(f"MODEL.HEADS.NUM_CLASSES: {num_classes}; expected > 0 (the trainer sets it from "
                              "the training set)")
         if neck_feat not in _NECK_FEATS:
-            raise ValueError(f"MODEL.HEADS.NECK_FEAT: '{neck_feat}' is not allowed; expected one of "
+            raise ConfigValueError(f"MODEL.HEADS.NECK_FEAT: '{neck_feat}' is not allowed; expected one of "
                              f"{', '.join(_NECK_FEATS)}")
         if embedding_dim < 0:
-            raise ValueError(f"MODEL.HEADS.EMBEDDING_DIM: {embedding_dim}; expected >= 0 (0 = no reduction)")
+            raise ConfigValueError(f"MODEL.HEADS.EMBEDDING_DIM: {embedding_dim}; expected >= 0 (0 = no reduction)")
         self.pool = build_pooling(pool_type)
         dim = embedding_dim or in_channels
         self.reduction: nn.Module = nn.Identity()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from fastreid.utils.errors import ConfigValueError
 from fastreid.utils.registry import Registry
 
 __all__ = ["LOSS_REGISTRY", "build_losses"]
@@ -24,5 +25,5 @@ def build_losses(cfg) -> nn.ModuleDict:
     """Build every loss named in ``cfg.MODEL.LOSSES.NAME`` (unknown names are rejected)."""
     names = list(cfg.MODEL.LOSSES.NAME)
     if not names:
-        raise ValueError("MODEL.LOSSES.NAME is empty; name at least one registered loss")
+        raise ConfigValueError("MODEL.LOSSES.NAME is empty; name at least one registered loss")
     return nn.ModuleDict({name: LOSS_REGISTRY.get(name)(cfg) for name in names})

@@ -12,6 +12,8 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
+from fastreid.utils.errors import ConfigValueError
+
 __all__ = [
     "euclidean_dist",
     "cosine_dist",
@@ -54,7 +56,7 @@ def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor, epsilon: flo
     ``F.cross_entropy(..., label_smoothing=epsilon)``). ``epsilon = 0`` is plain cross entropy.
     """
     if not 0.0 <= epsilon < 1.0:
-        raise ValueError(f"MODEL.LOSSES.CE.EPSILON: {epsilon} is out of range; expected 0 <= epsilon < 1")
+        raise ConfigValueError(f"MODEL.LOSSES.CE.EPSILON: {epsilon} is out of range; expected 0 <= epsilon < 1")
     log_probs = F.log_softmax(logits.float(), dim=1)
     nll = -log_probs.gather(1, targets.view(-1, 1)).squeeze(1)
     if epsilon == 0.0:
@@ -109,7 +111,7 @@ def triplet_loss(features: torch.Tensor, targets: torch.Tensor, margin: float = 
     to the graph, so backward works).
     """
     if margin < 0:
-        raise ValueError(f"MODEL.LOSSES.TRI.MARGIN: {margin} is negative; expected >= 0 (0 = soft margin)")
+        raise ConfigValueError(f"MODEL.LOSSES.TRI.MARGIN: {margin} is negative; expected >= 0 (0 = soft margin)")
     feats = features.float()
     if norm_feat:
         feats = F.normalize(feats, dim=1)

@@ -7,6 +7,8 @@ from typing import Any, Dict
 import torch
 import torch.nn as nn
 
+from fastreid.utils.errors import ConfigValueError
+
 from .build import LOSS_REGISTRY
 from .functional import triplet_loss
 
@@ -26,10 +28,10 @@ class TripletLoss(nn.Module):
                  metric: str = "euclidean", scale: float = 1.0):
         super().__init__()
         if metric not in _METRICS:
-            raise ValueError(f"MODEL.LOSSES.TRI.METRIC: '{metric}' is not supported; expected one of "
+            raise ConfigValueError(f"MODEL.LOSSES.TRI.METRIC: '{metric}' is not supported; expected one of "
                              f"{', '.join(_METRICS)}")
         if margin < 0:
-            raise ValueError(f"MODEL.LOSSES.TRI.MARGIN: {margin} is negative; expected >= 0 (0 = soft margin)")
+            raise ConfigValueError(f"MODEL.LOSSES.TRI.MARGIN: {margin} is negative; expected >= 0 (0 = soft margin)")
         self.margin = float(margin)
         self.norm_feat = bool(norm_feat)
         self.hard_mining = bool(hard_mining)

@@ -15,6 +15,7 @@ from typing import Any, Dict, Sequence, Union
 import torch
 import torch.nn as nn
 
+from fastreid.utils.errors import ConfigValueError
 from fastreid.utils.events import current_storage
 
 from ..backbones import build_backbone
@@ -41,10 +42,10 @@ class Baseline(nn.Module):
                  pixel_mean: Sequence[float], pixel_std: Sequence[float]):
         super().__init__()
         if len(pixel_mean) != 3 or len(pixel_std) != 3:
-            raise ValueError(f"MODEL.PIXEL_MEAN / PIXEL_STD: {list(pixel_mean)} / {list(pixel_std)}; "
+            raise ConfigValueError(f"MODEL.PIXEL_MEAN / PIXEL_STD: {list(pixel_mean)} / {list(pixel_std)}; "
                              "expected 3 values each")
         if any(s <= 0 for s in pixel_std):
-            raise ValueError(f"MODEL.PIXEL_STD: {list(pixel_std)}; expected positive values")
+            raise ConfigValueError(f"MODEL.PIXEL_STD: {list(pixel_std)}; expected positive values")
         self.backbone = backbone
         self.heads = heads
         self.losses = losses
@@ -59,7 +60,7 @@ class Baseline(nn.Module):
         backbone = build_backbone(cfg)
         norm = cfg.MODEL.BACKBONE.NORM
         if norm not in _NORMS:
-            raise ValueError(f"MODEL.BACKBONE.NORM: '{norm}' is not supported; expected one of {', '.join(_NORMS)}")
+            raise ConfigValueError(f"MODEL.BACKBONE.NORM: '{norm}' is not supported; expected one of {', '.join(_NORMS)}")
         if norm == "syncBN":
             backbone = nn.SyncBatchNorm.convert_sync_batchnorm(backbone)
         heads = build_heads(cfg, backbone.out_channels)

@@ -351,7 +351,7 @@ class GenotypeComparison:
             (out / "config.yaml").write_text(cfg.dump())
             logger.info("Search with seed %d -> %s", cfg.SEED, out)
             trainer = SearchTrainer(cfg)
-            trainer.resume_or_load(resume=True)
+            trainer.resume_or_load(resume=trainer.checkpointer.has_checkpoint())
             trainer.train()
             if not genotype_file.is_file():
                 raise RuntimeError(f"the search finished without writing {genotype_file}")
@@ -370,7 +370,7 @@ class GenotypeComparison:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(cfg.dump())
         trainer = DefaultTrainer(cfg)
-        trainer.resume_or_load(resume=True)
+        trainer.resume_or_load(resume=trainer.checkpointer.has_checkpoint())
         spent = 0.0
         partial = out / "train_seconds.json"
         if partial.is_file():  # time spent before an interruption

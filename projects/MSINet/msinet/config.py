@@ -1,6 +1,7 @@
 """MSINet's config keys, added to the defaults tree by ``add_msinet_config(cfg)``."""
 
 from fastreid.config import CfgNode as CN
+from fastreid.config import allow_any_type
 
 __all__ = ["add_msinet_config"]
 
@@ -18,6 +19,7 @@ def add_msinet_config(cfg: CN) -> None:
     # or the path of a genotype YAML written by the search. None (the default) means "msmt"; the
     # default is None so that a name and a list are both accepted by the config's type check.
     _C.MODEL.MSINET.GENOTYPE = None
+    allow_any_type("MODEL.MSINET.GENOTYPE")  # a name or path in a YAML, a list on the command line, or back
     # Seed of the "random" genotype.
     _C.MODEL.MSINET.SEED = 0
     # How the two branches of a cell are merged: "sum" (the paper), "minus" or "mul" (Fig. 5 c).

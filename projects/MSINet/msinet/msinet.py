@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from fastreid.modeling.backbones.build import BACKBONE_REGISTRY
+from fastreid.utils.errors import ConfigValueError
 
 from .cell import ConvBNReLU, MSICell
 from .genotypes import NUM_INTERACTIONS, genotype_to_cells, resolve_genotype
@@ -103,9 +104,9 @@ def build_msinet_backbone(cfg) -> MSINet:
     m = cfg.MODEL.MSINET
     genotype = resolve_genotype(m.GENOTYPE, seed=int(m.SEED))
     if len(m.SCALE_RATIO) != 2:
-        raise ValueError(f"MODEL.MSINET.SCALE_RATIO: {list(m.SCALE_RATIO)}; expected two depths [A, B]")
+        raise ConfigValueError(f"MODEL.MSINET.SCALE_RATIO: {list(m.SCALE_RATIO)}; expected two depths [A, B]")
     if m.FUSION not in ("sum", "minus", "mul"):
-        raise ValueError(f"MODEL.MSINET.FUSION: {m.FUSION!r}; expected one of sum, minus, mul")
+        raise ConfigValueError(f"MODEL.MSINET.FUSION: {m.FUSION!r}; expected one of sum, minus, mul")
     logger.info("MSINet genotype: %s", ", ".join(genotype))
     model = MSINet(genotype, channels=tuple(m.CHANNELS), fusion=m.FUSION, scale_ratio=tuple(m.SCALE_RATIO))
     if cfg.MODEL.BACKBONE.PRETRAIN:

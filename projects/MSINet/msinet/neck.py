@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from fastreid.modeling.heads.build import HEADS_REGISTRY
+from fastreid.utils.errors import ConfigValueError
 
 from .msinet import init_msinet_weights
 
@@ -91,7 +92,7 @@ def build_fbl_neck(cfg, in_channels: Dict[str, int]) -> FBLNeck:
     """Build FBLNeck for a backbone whose ``out_channels`` include MODEL.MSINET.PART_FEATURE and ``"final"``."""
     key = cfg.MODEL.MSINET.PART_FEATURE
     if key not in in_channels:
-        raise ValueError(
+        raise ConfigValueError(
             f"MODEL.MSINET.PART_FEATURE: FBLNeck reads the backbone map {key!r}, which "
             f"'{cfg.MODEL.BACKBONE.NAME}' does not expose; expected one of {', '.join(sorted(in_channels))}"
         )

@@ -28,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from fastreid.modeling.losses.build import LOSS_REGISTRY
+from fastreid.utils.errors import ConfigValueError
 
 __all__ = ["SAM_MODES", "mutual_activation", "PositionActivation", "SpatialAlignLoss",
            "build_spatial_align_loss"]
@@ -90,7 +91,7 @@ class SpatialAlignLoss(nn.Module):
                  pam_channels: int = 64, softmax: bool = False) -> None:
         super().__init__()
         if mode not in SAM_MODES:
-            raise ValueError(f"MODEL.SAM.MODE: {mode!r}; expected one of {', '.join(SAM_MODES)}")
+            raise ConfigValueError(f"MODEL.SAM.MODE: {mode!r}; expected one of {', '.join(SAM_MODES)}")
         self.mode = mode
         self.weight = float(weight)
         self.pam: Optional[PositionActivation] = (

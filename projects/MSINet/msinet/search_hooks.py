@@ -28,6 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from fastreid.engine.train_loop import HookBase
 from fastreid.utils import comm
+from fastreid.utils.errors import ConfigValueError
 
 from .genotypes import save_genotype
 from .memory import TwinMemory, class_centroids, extract_split_features
@@ -154,9 +155,9 @@ class MemoryRefresh(HookBase):
                  split_batches: Mapping[str, Callable[[], Iterable]], init: str = "centroid",
                  period: int = 0) -> None:
         if init not in ("centroid", "zero"):
-            raise ValueError(f"SEARCH.MEMORY_INIT: {init!r}; expected centroid or zero")
+            raise ConfigValueError(f"SEARCH.MEMORY_INIT: {init!r}; expected centroid or zero")
         if period < 0:
-            raise ValueError(f"SEARCH.MEMORY_REFRESH: {period} must be >= 0 epochs (0 = only at the start)")
+            raise ConfigValueError(f"SEARCH.MEMORY_REFRESH: {period} must be >= 0 epochs (0 = only at the start)")
         self.model = model
         self.memories = dict(memories)
         self.split_batches = dict(split_batches)
@@ -234,7 +235,7 @@ class GenotypeLogger(HookBase):
 
     def __init__(self, model: nn.Module, op_names: Sequence[str], output_dir: str, period: int = 5) -> None:
         if period < 1:
-            raise ValueError(f"SEARCH.GENOTYPE_PERIOD: {period} must be >= 1 epoch")
+            raise ConfigValueError(f"SEARCH.GENOTYPE_PERIOD: {period} must be >= 1 epoch")
         self.model = model
         self.op_names = list(op_names)
         self.output_dir = output_dir

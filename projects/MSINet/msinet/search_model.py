@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from fastreid.modeling.backbones.build import build_backbone
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
+from fastreid.utils.errors import ConfigValueError
 
 __all__ = ["SearchHead", "SearchBaseline", "build_search_baseline"]
 
@@ -107,7 +108,7 @@ def build_search_baseline(cfg) -> SearchBaseline:
     MODEL.HEADS.NUM_CLASSES for the softmax scheme (the TCM scheme has no classifier)."""
     backbone = build_backbone(cfg)
     if not hasattr(backbone, "arch_parameters"):
-        raise ValueError(f"MODEL.BACKBONE.NAME: {cfg.MODEL.BACKBONE.NAME!r} has no architecture parameters; "
+        raise ConfigValueError(f"MODEL.BACKBONE.NAME: {cfg.MODEL.BACKBONE.NAME!r} has no architecture parameters; "
                          "SearchBaseline expects a supernet such as msinet_supernet")
     num_classes = int(cfg.MODEL.HEADS.NUM_CLASSES) if cfg.SEARCH.SCHEME == "softmax" else 0
     return SearchBaseline(backbone, num_classes, cfg.MODEL.PIXEL_MEAN, cfg.MODEL.PIXEL_STD)

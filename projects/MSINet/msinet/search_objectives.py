@@ -18,6 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fastreid.utils.errors import ConfigValueError
+
 from .memory import TwinMemory
 
 __all__ = ["SearchObjective", "ContrastiveObjective", "SoftmaxObjective", "SEARCH_SCHEMES", "build_objective"]
@@ -74,7 +76,7 @@ def build_objective(cfg, num_classes: int, feat_dim: int, device: torch.device) 
     """The objective of one split for ``cfg.SEARCH.SCHEME``; its memory (if any) lives on ``device``."""
     scheme = cfg.SEARCH.SCHEME
     if scheme not in SEARCH_SCHEMES:
-        raise ValueError(f"SEARCH.SCHEME: {scheme!r} is not a search scheme; expected one of "
+        raise ConfigValueError(f"SEARCH.SCHEME: {scheme!r} is not a search scheme; expected one of "
                          f"{', '.join(SEARCH_SCHEMES)}")
     objective = SEARCH_SCHEMES[scheme](num_classes, feat_dim, cfg)
     if isinstance(objective.memory, nn.Module):

@@ -25,6 +25,7 @@ import torch.nn as nn
 from fastreid.engine import DefaultTrainer
 from fastreid.engine import hooks as engine_hooks
 from fastreid.utils import comm
+from fastreid.utils.errors import ConfigValueError
 
 from .search_hooks import ArchitectStep, EpochBatches, GenotypeLogger, MemoryRefresh
 from .search_objectives import SEARCH_SCHEMES, SearchObjective, build_objective
@@ -41,13 +42,13 @@ def _unwrap(model: nn.Module) -> nn.Module:
 def _check_search_cfg(cfg) -> None:
     s = cfg.SEARCH
     if s.SCHEME not in SEARCH_SCHEMES:
-        raise ValueError(f"SEARCH.SCHEME: {s.SCHEME!r} is not a search scheme; expected one of "
+        raise ConfigValueError(f"SEARCH.SCHEME: {s.SCHEME!r} is not a search scheme; expected one of "
                          f"{', '.join(SEARCH_SCHEMES)}")
     if s.SCHEME == "softmax" and (s.TRAIN_RATIO < 1.0 or s.VALID_RATIO < 1.0):
-        raise ValueError(f"SEARCH.SCHEME 'softmax' shares one classifier between the splits, so it needs "
+        raise ConfigValueError(f"SEARCH.SCHEME 'softmax' shares one classifier between the splits, so it needs "
                          f"SEARCH.TRAIN_RATIO = SEARCH.VALID_RATIO = 1.0; got {s.TRAIN_RATIO} / {s.VALID_RATIO}")
     if s.MEMORY_INIT not in ("centroid", "zero"):
-        raise ValueError(f"SEARCH.MEMORY_INIT: {s.MEMORY_INIT!r}; expected centroid or zero")
+        raise ConfigValueError(f"SEARCH.MEMORY_INIT: {s.MEMORY_INIT!r}; expected centroid or zero")
 
 
 def search_splits(cfg) -> Tuple[list, list]:
@@ -84,7 +85,7 @@ def build_arch_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
     """Adam over ``model.arch_parameters()`` (lr SEARCH.ARCH_LR, betas, weight decay)."""
     params = list(_unwrap(model).arch_parameters())
     if not params:
-        raise ValueError("SEARCH.ENABLED: the model has no architecture parameters (use msinet_supernet)")
+        raise ConfigValueError("SEARCH.ENABLED: the model has no architecture parameters (use msinet_supernet)")
     s = cfg.SEARCH
     return torch.optim.Adam(params, lr=s.ARCH_LR, betas=tuple(s.ARCH_BETAS), weight_decay=s.ARCH_WEIGHT_DECAY)
 
@@ -155,7 +156,7 @@ class SearchTrainer(DefaultTrainer):
         num_train = len({t[1] for t in train_items})
         num_valid = len({v[1] for v in valid_items})
         if cfg.SEARCH.SCHEME == "softmax" and num_train != num_valid:
-            raise ValueError(f"SEARCH.SCHEME 'softmax': train and valid splits have {num_train} and {num_valid} "
+            raise ConfigValueError(f"SEARCH.SCHEME 'softmax': train and valid splits have {num_train} and {num_valid} "
                              "identities; expected the same identities in both")
         self.train_objective = build_objective(cfg, num_train, net.feat_dim, device)
         self.valid_objective = build_objective(cfg, num_valid, net.feat_dim, device)

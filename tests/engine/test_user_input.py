@@ -1,0 +1,39 @@
+"""Inputs that used to be accepted silently now fail in one line or warn (issue: trust)."""
+
+import argparse
+import logging
+
+import pytest
+from engine_parts import TinyTrainer, tiny_cfg
+
+from fastreid.engine import train_or_evaluate
+from fastreid.utils.errors import ConfigValueError, UserError
+
+
+def test_eval_only_without_weights_is_refused(tmp_path):
+    cfg = tiny_cfg(tmp_path)
+    with pytest.raises(ConfigValueError, match="--eval-only evaluates MODEL.WEIGHTS, which is empty"):
+        train_or_evaluate(cfg, argparse.Namespace(eval_only=True, resume=False), TinyTrainer)
+
+
+def test_zero_epochs_fail_and_steps_after_the_end_warn(tmp_path, caplog):
+    with pytest.raises(ConfigValueError, match="SOLVER.MAX_EPOCH: 0; expected at least 1") as e:
+        TinyTrainer(tiny_cfg(tmp_path, **{"SOLVER.MAX_EPOCH": 0}))
+    assert isinstance(e.value, UserError) and e.value.key == "SOLVER.MAX_EPOCH"
+    with caplog.at_level(logging.WARNING):
+        TinyTrainer(tiny_cfg(tmp_path, **{"SOLVER.STEPS": [2, 9]}))
+    assert "decay at epoch(s) [9] never happens with SOLVER.MAX_EPOCH 4" in caplog.text
+
+
+def test_resume_with_nothing_to_resume_or_nothing_left_warns(tmp_path, caplog):
+    cfg = tiny_cfg(tmp_path, **{"SOLVER.CHECKPOINT_PERIOD": 1})
+    with caplog.at_level(logging.WARNING):
+        trainer = TinyTrainer(cfg)
+        trainer.resume_or_load(resume=True)
+    assert "has no last_checkpoint; starting a new run from scratch" in caplog.text
+    trainer.train()
+    shorter = tiny_cfg(tmp_path, **{"SOLVER.CHECKPOINT_PERIOD": 1, "SOLVER.MAX_EPOCH": 2, "SOLVER.STEPS": [1]})
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        TinyTrainer(shorter).resume_or_load(resume=True)
+    assert "ends at epoch 4 and SOLVER.MAX_EPOCH is 2: nothing is left to train" in caplog.text
