@@ -295,11 +295,13 @@ class GenotypeComparison:
         valid_ratio: fraction of the training identities held out for that choice.
         baselines: hand-designed backbones to add.
         only: keep just these candidate names (empty = all).
+        command: the command line, recorded in results.json.
     """
 
     def __init__(self, recipe, output: str, seeds: Sequence[int], num_random: int, search_cfg=None,
                  tune_lrs: Sequence[float] = (), valid_ratio: float = 0.2,
-                 baselines: Sequence[str] = ("osnet", "resnet50"), only: Sequence[str] = ()) -> None:
+                 baselines: Sequence[str] = ("osnet", "resnet50"), only: Sequence[str] = (),
+                 command: str = "") -> None:
         if not seeds:
             raise ValueError("--seeds: expected at least one seed")
         if num_random < 0:
@@ -313,6 +315,7 @@ class GenotypeComparison:
         self.valid_ratio = float(valid_ratio)
         self.baselines = list(baselines)
         self.only = list(only)
+        self.command = command
         self.out.mkdir(parents=True, exist_ok=True)
 
     # ---------------------------------------------------------------- configs
@@ -352,7 +355,7 @@ class GenotypeComparison:
             logger.info("Search with seed %d -> %s", cfg.SEED, out)
             trainer = SearchTrainer(cfg)
             trainer.resume_or_load(resume=trainer.checkpointer.has_checkpoint())
-            trainer.train()
+            self._timed(out / "search_seconds.json", trainer.train)
             if not genotype_file.is_file():
                 raise RuntimeError(f"the search finished without writing {genotype_file}")
         return resolve_genotype(str(genotype_file))
@@ -371,16 +374,7 @@ class GenotypeComparison:
         (out / "config.yaml").write_text(cfg.dump())
         trainer = DefaultTrainer(cfg)
         trainer.resume_or_load(resume=trainer.checkpointer.has_checkpoint())
-        spent = 0.0
-        partial = out / "train_seconds.json"
-        if partial.is_file():  # time spent before an interruption
-            spent = float(json.loads(partial.read_text())["seconds"])
-        t0 = time.perf_counter()
-        try:
-            results = trainer.train()
-        finally:
-            _write_json(partial, {"seconds": spent + time.perf_counter() - t0})
-        seconds = spent + time.perf_counter() - t0
+        results, seconds = self._timed(out / "train_seconds.json", trainer.train)
         if not results:  # training had already finished before this call: evaluate its weights
             results = DefaultTrainer.test(cfg, trainer.model)
         model = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
@@ -393,6 +387,17 @@ class GenotypeComparison:
                        "iterations": trainer.max_iter})
         _write_json(result_file, result)
         return result
+
+    @staticmethod
+    def _timed(path: Path, fn):
+        """``fn()`` and the wall seconds spent on it over every attempt (an interrupted attempt's time
+        is kept in ``path`` and added to the next)."""
+        spent = float(json.loads(path.read_text())["seconds"]) if path.is_file() else 0.0
+        t0 = time.perf_counter()
+        try:
+            return fn(), spent + time.perf_counter() - t0
+        finally:
+            _write_json(path, {"seconds": spent + time.perf_counter() - t0})
 
     def tune(self, candidates: Sequence[Candidate]) -> Dict[str, float]:
         """Per backbone family, the learning rate of ``tune_lrs`` with the best validation mAP (first
@@ -470,7 +475,7 @@ class GenotypeComparison:
         summary = summarize(candidates, runs)
         title = (f"{', '.join(self.recipe.DATASETS.NAMES)}: {len(self.seeds)} seed(s), one recipe, "
                  f"evaluated once on the test split")
-        report = {"recipe": {"datasets": list(self.recipe.DATASETS.NAMES), "tests": list(self.recipe.DATASETS.TESTS),
+        report = {"command": self.command, "recipe": {"datasets": list(self.recipe.DATASETS.NAMES), "tests": list(self.recipe.DATASETS.TESTS),
                              "head": self.recipe.MODEL.HEADS.NAME, "input": list(self.recipe.INPUT.SIZE_TRAIN),
                              "max_epoch": self.recipe.SOLVER.MAX_EPOCH, "base_lr": self.recipe.SOLVER.BASE_LR,
                              "tuned_lr": lrs},

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import List, Optional
 
 from fastreid.config import get_cfg
@@ -74,7 +75,9 @@ def main(argv: Optional[List[str]] = None):
         baselines = [b for b in args.baselines.split(",") if b.strip()]
         comparison = GenotypeComparison(recipe, args.output, list(range(args.seeds)), args.random, search_cfg,
                                         tune, args.valid_ratio, baselines,
-                                        [a for a in args.architectures.split(",") if a.strip()])
+                                        [a for a in args.architectures.split(",") if a.strip()],
+                                        command=" ".join(["python projects/MSINet/tools/compare_genotypes.py",
+                                                          *(sys.argv[1:] if argv is None else argv)]))
         report = comparison.run()
     print((comparison.out / "results.md").read_text())
     return report
