@@ -251,14 +251,19 @@ class Checkpointer:
         return self.load(path, checkpointables=[])
 
 
+def _first(keys: List[str], n: int = 5) -> str:
+    return ", ".join(keys[:n]) + (f", ... ({len(keys) - n} more)" if len(keys) > n else "")
+
+
 def _describe(missing: List[str], unexpected: List[str], mismatched: List[str]) -> List[str]:
+    """Readable lines: the count of each kind of mismatch and its first few keys."""
     out = []
     if missing:
-        out.append(f"missing keys (kept at init): {', '.join(missing)}")
+        out.append(f"missing keys ({len(missing)}, kept at init): {_first(missing)}")
     if unexpected:
-        out.append(f"unexpected keys (ignored): {', '.join(unexpected)}")
+        out.append(f"unexpected keys ({len(unexpected)}, ignored): {_first(unexpected)}")
     if mismatched:
-        out.append(f"shape-mismatched keys (skipped): {', '.join(mismatched)}")
+        out.append(f"shape-mismatched keys ({len(mismatched)}, skipped): {_first(mismatched, 3)}")
     return out
 
 

@@ -102,3 +102,15 @@ def test_resume_restores_optimizer_extras_and_rng(tmp_path):
 def test_load_of_missing_file_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pth"):
         Checkpointer(_net()).load(str(tmp_path / "nope.pth"))
+
+
+def test_a_strict_mismatch_names_counts_and_the_first_keys_only(tmp_path):
+    import torch.nn as nn
+
+    big = nn.Sequential(*[nn.Linear(4, 4) for _ in range(40)])
+    torch.save({"model": {}}, tmp_path / "empty.pth")
+    with pytest.raises(CheckpointError) as e:
+        Checkpointer(big).load(str(tmp_path / "empty.pth"), strict=True)
+    msg = str(e.value)
+    assert "missing keys (80, kept at init): 0.weight, 0.bias, 1.weight, 1.bias, 2.weight, ... (75 more)" in msg
+    assert len(msg) < 400
