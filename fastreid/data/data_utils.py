@@ -7,6 +7,7 @@ converted to 3 channels); the transforms turn them into float tensors on the 0..
 from __future__ import annotations
 
 import logging
+import os
 from typing import List, Sequence, Tuple
 
 from PIL import Image, ImageOps
@@ -29,6 +30,30 @@ def read_image(path: str) -> Image.Image:
             img = ImageOps.exif_transpose(img)
             return img.convert("RGB")
     except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
+        raise CorruptImageError(
+            f"cannot read image {path}: {type(e).__name__}: {e}; "
+            "fix or remove the file, or set DATASETS.SKIP_CORRUPT True to skip unreadable images"
+        ) from e
+
+
+def check_image_file(path: str) -> None:
+    """Cheap integrity check of one image file, without decoding its pixels: it exists, is not empty,
+    PIL recognises it, a PNG's chunks are intact and a JPEG ends with its end-of-image marker (the
+    usual signs of a truncated copy). Raises ``CorruptImageError`` naming the file."""
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            raise OSError("the file is empty (0 bytes)")
+        with Image.open(path) as img:
+            fmt = img.format
+            if fmt == "PNG":
+                img.verify()
+        if fmt == "JPEG":
+            with open(path, "rb") as f:
+                f.seek(max(0, size - 64))
+                if b"\xff\xd9" not in f.read():
+                    raise OSError("the JPEG data ends before its end-of-image marker (truncated)")
+    except Exception as e:
         raise CorruptImageError(
             f"cannot read image {path}: {type(e).__name__}: {e}; "
             "fix or remove the file, or set DATASETS.SKIP_CORRUPT True to skip unreadable images"

@@ -158,6 +158,7 @@ class DefaultTrainer(TrainerBase):
         self.last_eval_results: Optional[Dict[str, Any]] = None
         self.last_eval_epoch: Optional[int] = None
         self.register_hooks(self.build_hooks())
+        self.check_test_sets(cfg, _unwrap(model))
 
     # ------------------------------------------------------------------ wiring
     @property
@@ -349,6 +350,30 @@ class DefaultTrainer(TrainerBase):
         from fastreid.evaluation import ReidEvaluator
 
         return ReidEvaluator(cfg, num_query, output_dir)
+
+    @classmethod
+    def check_test_sets(cls, cfg, model: nn.Module) -> None:
+        """Before the first iteration, what evaluation will need: every DATASETS.TESTS set loads with a
+        usable query and gallery, each of its image files passes :func:`check_image_file` (without
+        decoding), and one test batch goes through ``model`` in eval mode. So a long run cannot
+        train for hours and then die at its first evaluation for a reason knowable at its start."""
+        from fastreid.data.data_utils import check_image_file
+
+        was_training = model.training
+        for name in cfg.DATASETS.TESTS:
+            loader, _ = cls.build_test_loader(cfg, name)
+            if not cfg.DATASETS.SKIP_CORRUPT:
+                for path, *_ in loader.dataset.img_items:
+                    check_image_file(path)
+            batch = next(iter(loader))
+            try:
+                model.eval()
+                with torch.no_grad():
+                    model(batch)
+            finally:
+                model.train(was_training)
+            logger.info("Test set %s checked: %d images, one batch of %s through the model", name,
+                        len(loader.dataset), tuple(batch["images"].shape))
 
     @classmethod
     def test(cls, cfg, model: nn.Module) -> Dict[str, Any]:
