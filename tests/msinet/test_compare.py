@@ -46,6 +46,9 @@ def test_search_agreement_counts_unanimous_and_pairwise_ims_against_chance():
     assert agree["pairwise_agreeing_ims"] == pytest.approx((6 + 3 + 9) / 3)
     assert agree["pairwise_chance"] == 3.0 and agree["unanimous_chance"] == pytest.approx(12 / 16)
     assert agree["majority_share_per_im"][0] == 1.0 and agree["majority_share_per_im"][-1] == pytest.approx(2 / 3)
+    tied = search_agreement([["none"] * 12, ["attention"] * 6 + ["none"] * 6])
+    assert tied["unanimous_ims"] == 6 and tied["unanimous_ims_attention_as_none"] == 12
+    assert tied["pairwise_chance_attention_as_none"] == 4.0
     sm = [[[0.4, 0.3, 0.2, 0.1]] * 12, [[0.26, 0.25, 0.25, 0.24]] * 12]
     agree = search_agreement([a, a], sm)
     assert agree["margin_min"] == pytest.approx(0.01) and agree["margin_mean"] == pytest.approx(0.055)

@@ -100,17 +100,14 @@ def search_agreement(genotypes: Sequence[Sequence[str]],
     """
     gs = [list(g) for g in genotypes]
     n = len(gs)
-    k = len(OP_NAMES)
     per_im = list(zip(*gs)) if gs else []
-    unanimous = sum(1 for col in per_im if len(set(col)) == 1)
-    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    pairwise = (sum(sum(a == b for a, b in zip(gs[i], gs[j])) for i, j in pairs) / len(pairs)) if pairs else None
     majority = [max(col.count(op) for op in set(col)) / n for col in per_im]
-    out: Dict[str, Any] = {
-        "seeds": n, "unanimous_ims": unanimous, "unanimous_chance": NUM_INTERACTIONS * k ** (1 - n) if n else 0.0,
-        "pairwise_agreeing_ims": pairwise, "pairwise_chance": NUM_INTERACTIONS / k,
-        "majority_share_per_im": majority,
-    }
+    out: Dict[str, Any] = {"seeds": n, "majority_share_per_im": majority}
+    out.update(_agreement(gs, len(OP_NAMES)))
+    # "attention" starts as the identity (gamma = 0), so early in a search it gets the gradient of
+    # "none" and the two are told apart by their initial noise: also count them as one choice
+    merged = [["none" if op == "attention" else op for op in g] for g in gs]
+    out.update({f"{k}_attention_as_none": v for k, v in _agreement(merged, len(OP_NAMES) - 1).items()})
     if softmax_alpha:
         margins = []
         for sm in softmax_alpha:
@@ -121,6 +118,17 @@ def search_agreement(genotypes: Sequence[Sequence[str]],
         out["margin_min"] = min(margins)
         out["top_weight_mean"] = sum(max(row) for sm in softmax_alpha for row in sm) / sum(len(sm) for sm in softmax_alpha)
     return out
+
+
+def _agreement(gs: Sequence[Sequence[str]], num_choices: int) -> Dict[str, Any]:
+    """Unanimous and mean pairwise agreeing IMs of ``gs``, with their chance levels for uniform picks
+    among ``num_choices`` options."""
+    n = len(gs)
+    unanimous = sum(1 for col in zip(*gs) if len(set(col)) == 1) if gs else 0
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    pairwise = (sum(sum(a == b for a, b in zip(gs[i], gs[j])) for i, j in pairs) / len(pairs)) if pairs else None
+    return {"unanimous_ims": unanimous, "unanimous_chance": NUM_INTERACTIONS * num_choices ** (1 - n) if n else 0.0,
+            "pairwise_agreeing_ims": pairwise, "pairwise_chance": NUM_INTERACTIONS / num_choices}
 
 
 # ------------------------------------------------------------------------------ summary and report
@@ -201,6 +209,10 @@ def markdown_report(summary: Mapping[str, Any], reference: str = "searched",
                   f"{NUM_INTERACTIONS} IMs pick the same op in every search (chance {agreement['unanimous_chance']:.2f}); "
                   f"two searches agree on {agreement['pairwise_agreeing_ims']:.1f} IMs on average (chance "
                   f"{agreement['pairwise_chance']:.1f})."
+                  + (f" Counting 'attention' as 'none' (it starts as the identity): {agreement['unanimous_ims_attention_as_none']}"
+                     f" unanimous (chance {agreement['unanimous_chance_attention_as_none']:.2f}), "
+                     f"{agreement['pairwise_agreeing_ims_attention_as_none']:.1f} pairwise (chance "
+                     f"{agreement['pairwise_chance_attention_as_none']:.1f}).")
                   + (f" Final softmax(alpha) margin best - second: mean {agreement['margin_mean']:.3f}, "
                      f"min {agreement['margin_min']:.3f}." if "margin_mean" in agreement else "")]
     return "\n".join(lines) + "\n"
