@@ -375,6 +375,8 @@ class GenotypeComparison:
     def train(self, cfg) -> Dict[str, Any]:
         """Train ``cfg`` (resuming its folder's last checkpoint) and evaluate once; the result is
         cached in ``OUTPUT_DIR/result.json``."""
+        import torch
+
         from fastreid.engine import DefaultTrainer
         from fastreid.modeling.complexity import count_macs, count_parameters
 
@@ -396,7 +398,7 @@ class GenotypeComparison:
                        "params": sizes["params_without_classifier"],
                        "gmacs": count_macs(model, cfg.INPUT.SIZE_TEST) / 1e9,
                        "genotype": cfg.MODEL.MSINET.GENOTYPE if cfg.MODEL.BACKBONE.NAME == "msinet" else None,
-                       "iterations": trainer.max_iter})
+                       "iterations": trainer.max_iter, "threads": torch.get_num_threads()})
         _write_json(result_file, result)
         return result
 
