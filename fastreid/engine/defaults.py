@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from fastreid.utils import comm
 from fastreid.utils.checkpoint import Checkpointer
+from fastreid.utils.comm import unwrap_model
 from fastreid.utils.env import collect_env_info, derive_seed, seed_all_rng
 from fastreid.utils.errors import ConfigValueError
 from fastreid.utils.events import CommonMetricPrinter, JSONWriter, TensorboardWriter
@@ -103,10 +104,6 @@ def default_setup(cfg, args) -> int:
     return seed
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
 def _check_schedule(cfg) -> None:
     """Epoch counts that cannot train fail; LR steps that never happen are warned about."""
     s = cfg.SOLVER
@@ -148,7 +145,7 @@ class DefaultTrainer(TrainerBase):
         self.iters_per_epoch = self._iters_per_epoch(cfg, data_loader)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer, self.iters_per_epoch)
         self.checkpointer = Checkpointer(
-            _unwrap(model), cfg.OUTPUT_DIR, save_to_disk=comm.is_main_process(), optimizer=optimizer,
+            unwrap_model(model), cfg.OUTPUT_DIR, save_to_disk=comm.is_main_process(), optimizer=optimizer,
             scheduler=self.scheduler, grad_scaler=getattr(self._trainer, "grad_scaler", None),
         )
         self.start_epoch = 0
@@ -158,7 +155,7 @@ class DefaultTrainer(TrainerBase):
         self.last_eval_results: Optional[Dict[str, Any]] = None
         self.last_eval_epoch: Optional[int] = None
         self.register_hooks(self.build_hooks())
-        self.check_test_sets(cfg, _unwrap(model))
+        self.check_test_sets(cfg, unwrap_model(model))
 
     # ------------------------------------------------------------------ wiring
     @property
@@ -252,7 +249,7 @@ class DefaultTrainer(TrainerBase):
             hooks.LRScheduler(self.optimizer, self.scheduler),
         ]
         if cfg.TEST.PRECISE_BN.ENABLED:
-            ret.append(hooks.PreciseBN(_unwrap(self.model), self._precise_bn_loader,
+            ret.append(hooks.PreciseBN(unwrap_model(self.model), self._precise_bn_loader,
                                        cfg.TEST.PRECISE_BN.NUM_ITER))
         if cfg.MODEL.FREEZE_LAYERS and cfg.SOLVER.FREEZE_ITERS > 0:
             ret.append(hooks.LayerFreeze(self.model, cfg.MODEL.FREEZE_LAYERS, cfg.SOLVER.FREEZE_ITERS))
@@ -262,7 +259,7 @@ class DefaultTrainer(TrainerBase):
                 self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD, extra={"num_classes": cfg.MODEL.HEADS.NUM_CLASSES}
             )
             ret.append(periodic)
-        ret.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD, lambda: self.test(self.cfg, _unwrap(self.model))))
+        ret.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD, lambda: self.test(self.cfg, unwrap_model(self.model))))
         if periodic is not None:
             ret.append(hooks.BestCheckpointer(periodic))
             ret.append(hooks.PeriodicWriter(self.build_writers(), cfg.SOLVER.LOG_PERIOD))

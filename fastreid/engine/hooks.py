@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from fastreid.utils import comm
 from fastreid.utils.checkpoint import Checkpointer
+from fastreid.utils.comm import unwrap_model
 from fastreid.utils.errors import ConfigValueError
 from fastreid.utils.events import EventWriter
 
@@ -147,7 +148,7 @@ class LayerFreeze(HookBase):
     """
 
     def __init__(self, model: nn.Module, freeze_layers: Sequence[str], freeze_iters: int) -> None:
-        self._model = model.module if hasattr(model, "module") else model
+        self._model = unwrap_model(model)
         self._names = list(freeze_layers)
         self._iters = freeze_iters
         self._frozen = False

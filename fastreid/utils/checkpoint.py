@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .comm import unwrap_model
 from .errors import UserError
 
 __all__ = ["Checkpointer", "CheckpointError", "load_torch_file", "strip_prefix", "snapshot_to_cpu"]
@@ -124,10 +125,6 @@ def _set_rng_state(state: Dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
-
-
 class Checkpointer:
     """Saves and restores a model plus any ``state_dict()``-capable objects.
 
@@ -140,7 +137,7 @@ class Checkpointer:
 
     def __init__(self, model: nn.Module, save_dir: str = "", *, save_to_disk: bool = True,
                  **checkpointables: Any) -> None:
-        self.model = _unwrap(model)
+        self.model = unwrap_model(model)
         self.save_dir = save_dir
         self.save_to_disk = save_to_disk
         self.checkpointables = {k: v for k, v in checkpointables.items() if v is not None}

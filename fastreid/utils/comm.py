@@ -11,8 +11,7 @@ import torch.distributed as dist
 
 __all__ = [
     "get_world_size", "get_rank", "get_local_rank", "get_local_size", "is_main_process",
-    "synchronize", "all_gather", "shared_random_seed", "reduce_dict", "set_local_group",
-]
+    "synchronize", "all_gather", "shared_random_seed", "reduce_dict", "set_local_group", "unwrap_model"]
 
 _LOCAL_GROUP = None
 
@@ -94,3 +93,10 @@ def reduce_dict(values: Dict[str, torch.Tensor], average: bool = True) -> Dict[s
         return {k: v for k, v in zip(names, stacked)}
 
 
+def unwrap_model(model):
+    """The module inside a DistributedDataParallel / DataParallel wrapper (``model.module``), or
+    ``model`` itself."""
+    import torch.nn as nn
+
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, nn.Module) else model

@@ -379,6 +379,7 @@ class GenotypeComparison:
 
         from fastreid.engine import DefaultTrainer
         from fastreid.modeling.complexity import count_macs, count_parameters
+        from fastreid.utils.comm import unwrap_model
 
         out = Path(cfg.OUTPUT_DIR)
         result_file = out / "result.json"
@@ -391,7 +392,7 @@ class GenotypeComparison:
         results, seconds = self._timed(out / "train_seconds.json", trainer.train)
         if not results:  # training had already finished before this call: evaluate its weights
             results = DefaultTrainer.test(cfg, trainer.model)
-        model = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
+        model = unwrap_model(trainer.model)
         sizes = count_parameters(model)
         result = {m: float(results[m]) for m in METRICS}
         result.update({"seed": cfg.SEED, "base_lr": float(cfg.SOLVER.BASE_LR), "train_seconds": seconds,

@@ -28,6 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from fastreid.engine.train_loop import HookBase
 from fastreid.utils import comm
+from fastreid.utils.comm import unwrap_model
 from fastreid.utils.errors import ConfigValueError
 
 from .genotypes import save_genotype
@@ -37,10 +38,6 @@ from .search_objectives import SearchObjective
 __all__ = ["EpochBatches", "ArchitectStep", "MemoryRefresh", "GenotypeLogger", "plot_alpha_history"]
 
 logger = logging.getLogger(__name__)
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
 
 
 class EpochBatches:
@@ -166,7 +163,7 @@ class MemoryRefresh(HookBase):
 
     def refresh(self) -> None:
         """Set every memory to the centroids of its split under the current model."""
-        net = _unwrap(self.model)
+        net = unwrap_model(self.model)
         device = next(net.parameters()).device
         for name, memory in self.memories.items():
             feats, labels = extract_split_features(net, self.split_batches[name](), device)
@@ -254,11 +251,11 @@ class GenotypeLogger(HookBase):
     def before_train(self) -> None:
         if self.trainer.start_iter == 0 and not self.epochs:
             self.epochs.append(0)  # the initial alpha, so even a one-epoch search shows a trend
-            self.history.append(_unwrap(self.model).arch_weights().cpu().tolist())
+            self.history.append(unwrap_model(self.model).arch_weights().cpu().tolist())
 
     def after_epoch(self) -> None:
         t = self.trainer
-        net = _unwrap(self.model)
+        net = unwrap_model(self.model)
         self.epochs.append(t.epoch + 1)
         self.history.append(net.arch_weights().cpu().tolist())
         last = (t.epoch + 1) * t.iters_per_epoch >= t.max_iter
@@ -275,7 +272,7 @@ class GenotypeLogger(HookBase):
 
     def write(self, output_dir: str) -> Dict[str, str]:
         """Write genotype.yaml, alphas.json and alphas.png into ``output_dir``; returns their paths."""
-        net = _unwrap(self.model)
+        net = unwrap_model(self.model)
         os.makedirs(output_dir, exist_ok=True)
         paths = {name: os.path.join(output_dir, name) for name in ("genotype.yaml", "alphas.json", "alphas.png")}
         genotype = net.genotype()

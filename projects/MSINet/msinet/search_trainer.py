@@ -25,6 +25,7 @@ import torch.nn as nn
 from fastreid.engine import DefaultTrainer
 from fastreid.engine import hooks as engine_hooks
 from fastreid.utils import comm
+from fastreid.utils.comm import unwrap_model
 from fastreid.utils.errors import ConfigValueError
 
 from .search_hooks import ArchitectStep, EpochBatches, GenotypeLogger, MemoryRefresh
@@ -33,10 +34,6 @@ from .search_objectives import SEARCH_SCHEMES, SearchObjective, build_objective
 __all__ = ["SearchTrainer", "build_arch_optimizer", "search_splits", "weight_step"]
 
 logger = logging.getLogger(__name__)
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
 
 
 def _check_search_cfg(cfg) -> None:
@@ -83,7 +80,7 @@ def _valid_seed_cfg(cfg):
 
 def build_arch_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
     """Adam over ``model.arch_parameters()`` (lr SEARCH.ARCH_LR, betas, weight decay)."""
-    params = list(_unwrap(model).arch_parameters())
+    params = list(unwrap_model(model).arch_parameters())
     if not params:
         raise ConfigValueError("SEARCH.ENABLED: the model has no architecture parameters (use msinet_supernet)")
     s = cfg.SEARCH
@@ -150,7 +147,7 @@ class SearchTrainer(DefaultTrainer):
     # ------------------------------------------------------------------ search parts
     def _setup_search(self) -> None:
         cfg = self.cfg
-        net = _unwrap(self.model)
+        net = unwrap_model(self.model)
         device = next(net.parameters()).device
         train_items, valid_items = search_splits(cfg)
         num_train = len({t[1] for t in train_items})
@@ -176,7 +173,7 @@ class SearchTrainer(DefaultTrainer):
         self._setup_search()
         cfg = self.cfg
         ret = super().build_hooks()
-        net = _unwrap(self.model)
+        net = unwrap_model(self.model)
         genotype_log = GenotypeLogger(self.model, net.backbone.op_names, cfg.OUTPUT_DIR,
                                       cfg.SEARCH.GENOTYPE_PERIOD)
         self.checkpointer.checkpointables["genotype_log"] = genotype_log
