@@ -32,11 +32,36 @@ from .samplers.base import resolve_seed
 from .transforms import build_transforms
 
 __all__ = ["build_reid_train_loader", "build_reid_test_loader", "build_dataset", "dataset_root",
-           "fast_batch_collator", "TrainLoader"]
+           "fast_batch_collator", "TrainLoader", "num_workers"]
 
 logger = logging.getLogger(__name__)
 
 _SAMPLERS = ("TrainingSampler", "NaiveIdentitySampler", "BalancedIdentitySampler")
+_capped_once = False
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def num_workers(cfg) -> int:
+    """DATALOADER.NUM_WORKERS capped to the CPUs this process may use (said once per process): more
+    loader processes than CPUs only compete with training, and PyTorch warns about it."""
+    global _capped_once
+    asked = int(cfg.DATALOADER.NUM_WORKERS)
+    if asked < 0:
+        raise ConfigValueError(f"DATALOADER.NUM_WORKERS: {asked}; expected 0 (load in the main process) or more")
+    cpus = usable_cpus()
+    if asked > cpus:
+        if not _capped_once:
+            logger.info("DATALOADER.NUM_WORKERS %d capped to %d: this process may use %d CPU(s)", asked, cpus, cpus)
+            _capped_once = True
+        return cpus
+    return asked
 
 
 def dataset_root(cfg=None) -> str:
@@ -129,7 +154,7 @@ def build_reid_train_loader(cfg, *, train_set: Optional[CommDataset] = None, sam
     seed = resolve_seed(cfg.SEED)
     if sampler is None:
         sampler = build_train_sampler(cfg, train_set.img_items, mini_batch, seed)
-    workers = int(cfg.DATALOADER.NUM_WORKERS)
+    workers = num_workers(cfg)
     return TrainLoader(
         train_set, batch_sampler=SeededBatchSampler(sampler, mini_batch, seed), num_workers=workers,
         collate_fn=fast_batch_collator, pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0)
@@ -151,6 +176,6 @@ def build_reid_test_loader(cfg, dataset_name: str, **dataset_kwargs: Any) -> Tup
     test_set = CommDataset(query + gallery, build_transforms(cfg, is_train=False), relabel=False)
     batch = _per_process(cfg.TEST.IMS_PER_BATCH, "TEST.IMS_PER_BATCH")
     loader = DataLoader(test_set, batch_sampler=BatchSampler(InferenceSampler(len(test_set)), batch, drop_last=False),
-                        num_workers=int(cfg.DATALOADER.NUM_WORKERS), collate_fn=fast_batch_collator,
+                        num_workers=num_workers(cfg), collate_fn=fast_batch_collator,
                         pin_memory=torch.cuda.is_available())
     return loader, len(query)

@@ -141,3 +141,21 @@ def test_batches_do_not_depend_on_worker_count(tmp_path, fx, cfg):
         del it, loader
     for a, b in zip(*runs):
         assert a["img_paths"] == b["img_paths"] and torch.equal(a["images"], b["images"])
+
+
+def test_loader_workers_are_capped_to_the_usable_cpus(monkeypatch, caplog):
+    import logging
+
+    from fastreid.config import get_cfg
+    from fastreid.data import build as build_mod
+
+    monkeypatch.setattr(build_mod, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(build_mod, "_capped_once", False)
+    cfg = get_cfg()
+    cfg.DATALOADER.NUM_WORKERS = 8
+    with caplog.at_level(logging.INFO, logger="fastreid.data.build"):
+        assert build_mod.num_workers(cfg) == 2
+        assert build_mod.num_workers(cfg) == 2
+    assert caplog.text.count("NUM_WORKERS 8 capped to 2") == 1
+    cfg.DATALOADER.NUM_WORKERS = 1
+    assert build_mod.num_workers(cfg) == 1

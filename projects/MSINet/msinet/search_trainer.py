@@ -137,11 +137,12 @@ class SearchTrainer(DefaultTrainer):
         from torch.utils.data import DataLoader
 
         from fastreid.data import CommDataset, build_transforms, fast_batch_collator
+        from fastreid.data.build import num_workers
 
         shard = list(items)[comm.get_rank()::comm.get_world_size()]
         dataset = CommDataset(shard, build_transforms(cfg, is_train=False), relabel=False)
         batch = max(1, cfg.TEST.IMS_PER_BATCH // comm.get_world_size())
-        return DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=cfg.DATALOADER.NUM_WORKERS,
+        return DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=num_workers(cfg),
                           collate_fn=fast_batch_collator)
 
     # ------------------------------------------------------------------ search parts
