@@ -51,6 +51,24 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def worker_exits_ignored() -> Iterator[None]:
+    """Within the block, a data-loader worker that exits does not raise in this process.
+
+    A signal sent to the whole process group (Ctrl-C in a terminal, ``kill`` of a job, a cluster
+    scheduler's SIGTERM) also ends the loader's workers, and PyTorch's SIGCHLD handler would then
+    raise in the middle of the final checkpoint save; the run is stopping anyway, so the save wins.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGCHLD"):
+        yield
+        return
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
 class HookBase:
     """A callback of the training loop; ``self.trainer`` is set (as a weak proxy) on registration.
 
@@ -131,7 +149,8 @@ class TrainerBase:
                     logger.exception("Exception during training (epoch %d, iteration %d):", self.epoch, self.iter)
                 raise
             finally:
-                self.after_train()
+                with worker_exits_ignored():
+                    self.after_train()
 
     def before_train(self) -> None:
         for h in self._hooks:

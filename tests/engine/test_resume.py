@@ -140,3 +140,30 @@ def test_sigterm_stops_like_ctrl_c_and_leaves_a_resumable_run(tmp_path):
         trainer.train()
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is only installed while training
     assert (tmp_path / "last_checkpoint").read_text().strip() == "model_0001.pth"
+
+
+class RecordSigchld(HookBase):
+    def after_train(self):
+        self.handler = signal.getsignal(signal.SIGCHLD)
+
+
+class WorkerTrainer(TinyTrainer):
+    @classmethod
+    def build_train_loader(cls, cfg):
+        from engine_parts import EpochSampler, VectorDataset
+        from torch.utils.data import DataLoader
+
+        ds = VectorDataset(n=24, seed=0)
+        return DataLoader(ds, batch_size=cfg.SOLVER.IMS_PER_BATCH, sampler=EpochSampler(len(ds)), num_workers=1)
+
+
+def test_the_final_save_is_not_interrupted_by_loader_workers_ending(tmp_path):
+    """A group-wide Ctrl-C / SIGTERM also ends the loader workers; PyTorch's SIGCHLD handler must not
+    raise inside the last checkpoint save, so after_train runs with SIGCHLD at its default."""
+    trainer = WorkerTrainer(tiny_cfg(tmp_path, **{"SOLVER.MAX_EPOCH": 2, "SOLVER.STEPS": [1]}))
+    record = RecordSigchld()
+    trainer.register_hooks([record])
+    before = signal.getsignal(signal.SIGCHLD)
+    trainer.train()
+    assert record.handler == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGCHLD) != signal.SIG_DFL or before == signal.SIG_DFL  # restored after
