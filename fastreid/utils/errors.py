@@ -10,9 +10,9 @@ Entry points wrap their work in ``exit_on_user_error()`` so that such an error e
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Tuple, Type
+from typing import Iterator, Optional, Tuple, Type
 
-__all__ = ["UserError", "ConfigValueError", "user_errors", "exit_on_user_error"]
+__all__ = ["UserError", "ConfigValueError", "user_errors", "exit_on_user_error", "one_line"]
 
 
 class UserError(Exception):
@@ -37,10 +37,50 @@ def user_errors() -> Tuple[Type[BaseException], ...]:
     return (UserError, FileNotFoundError)
 
 
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _user_error_in_traceback(text: str) -> Optional[str]:
+    """The message of a user error re-raised from another process, whose text carries the original
+    traceback (a data-loader worker, a spawned DDP process): its last line reads
+    ``package.module.SomeError: message``; returns the message when SomeError is a UserError."""
+    if _TRACEBACK not in text:
+        return None
+    last = [line for line in text.strip().splitlines() if line.strip()][-1]
+    name, sep, message = last.partition(": ")
+    if not sep:
+        return None
+    cls_name = name.strip().rsplit(".", 1)[-1]
+    if cls_name in _user_error_names():
+        return message
+    return None
+
+
+def _user_error_names() -> set:
+    names, todo = set(), [UserError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names | {"FileNotFoundError"}
+
+
+def one_line(e: BaseException) -> str:
+    """``e``'s message on one line (the original message for an error re-raised from another process)."""
+    text = str(e)
+    return " ".join((_user_error_in_traceback(text) or text).split())
+
+
 @contextlib.contextmanager
 def exit_on_user_error(extra: Tuple[Type[BaseException], ...] = ()) -> Iterator[None]:
-    """Turn a user-input error raised inside the block into ``SystemExit("error: <one line>")``."""
+    """Turn a user-input error raised inside the block into ``SystemExit("error: <one line>")``, also
+    when a data-loader worker or a spawned process raised it (their tracebacks are cut to its message)."""
     try:
         yield
     except user_errors() + tuple(extra) as e:
-        raise SystemExit("error: " + " ".join(str(e).split())) from None
+        raise SystemExit("error: " + one_line(e)) from None
+    except Exception as e:
+        message = _user_error_in_traceback(str(e))
+        if message is None:
+            raise
+        raise SystemExit("error: " + " ".join(message.split())) from None

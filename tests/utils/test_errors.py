@@ -46,3 +46,34 @@ def test_bad_genotype_ends_msinet_train_net_with_the_valid_ops(tmp_path):
     assert rc != 0 and "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert "MODEL.MSINET.GENOTYPE: 'fly'" in last and "none, exchange, gate, attention" in last
+
+
+class _BrokenImages:
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        from fastreid.data.data_utils import CorruptImageError
+
+        raise CorruptImageError(f"cannot read image /data/img{i}.jpg: truncated; fix or remove the file")
+
+
+def test_an_error_from_a_loader_worker_is_one_line_with_the_original_message():
+    from torch.utils.data import DataLoader
+
+    with pytest.raises(SystemExit) as e:
+        with exit_on_user_error():
+            next(iter(DataLoader(_BrokenImages(), batch_size=2, num_workers=1)))
+    assert str(e.value) == "error: cannot read image /data/img0.jpg: truncated; fix or remove the file"
+
+
+def test_a_user_error_from_a_spawned_process_is_one_line():
+    text = ("\n\n-- Process 1 terminated with the following error:\nTraceback (most recent call last):\n"
+            '  File "x.py", line 1, in f\nfastreid.config.config.ConfigError: SOLVER.OPT: \'Adamm\' is not an '
+            "optimizer; expected one of SGD, Adam\n")
+    with pytest.raises(SystemExit, match=r"^error: SOLVER.OPT: 'Adamm' is not an optimizer; expected one of SGD, Adam$"):
+        with exit_on_user_error():
+            raise RuntimeError(text)
+    with pytest.raises(RuntimeError):  # a bug in another process keeps its traceback
+        with exit_on_user_error():
+            raise RuntimeError(text.replace("fastreid.config.config.ConfigError", "ZeroDivisionError"))
