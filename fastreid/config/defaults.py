@@ -5,7 +5,6 @@ iterations for WARMUP_ITERS and FREEZE_ITERS. Image sizes are (height, width) in
 Projects add their own keys with ``add_xxx_config(cfg)`` (see ``msinet.config``).
 """
 
-import torch
 
 from .config import CfgNode as CN
 
@@ -23,8 +22,9 @@ _C.CUDNN_BENCHMARK = False
 # Model
 # ---------------------------------------------------------------------------------------------------
 _C.MODEL = CN()
-# "cuda" when a GPU is visible, else "cpu"; any torch device string is accepted.
-_C.MODEL.DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+# "auto" (a GPU when one is visible, else the CPU; resolved when the model is built, so the saved
+# config.yaml is the same on every machine), or any torch device string ("cpu", "cuda", "cuda:1").
+_C.MODEL.DEVICE = "auto"
 # Registered meta-architecture (META_ARCH registry).
 _C.MODEL.META_ARCHITECTURE = "Baseline"
 # Checkpoint to load before training or for --eval-only ("" = none).

@@ -76,3 +76,25 @@ def collect_env_info() -> str:
         except ImportError:
             rows.append((lib, "not installed"))
     return tabulate(rows)
+
+
+def resolve_device(name: str, key: str = "MODEL.DEVICE") -> torch.device:
+    """``"auto"`` -> cuda when available, else cpu; any other torch device string as given, checked:
+    asking for CUDA on a machine without it fails in one line naming ``key``."""
+    from .errors import ConfigValueError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as e:
+        raise ConfigValueError(f"{key}: {name!r} is not a device ({e}); expected auto, cpu, cuda or cuda:N",
+                               key=key, value=name, expected="auto, cpu, cuda, cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigValueError(f"{key}: {name!r} but no CUDA GPU is visible; expected cpu or auto on this machine",
+                                   key=key, value=name, expected="cpu, auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigValueError(f"{key}: {name!r} but only {torch.cuda.device_count()} GPU(s) are visible",
+                                   key=key, value=name, expected=f"cuda:0..{torch.cuda.device_count() - 1}")
+    return device

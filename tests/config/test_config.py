@@ -60,7 +60,17 @@ def test_command_line_overrides_are_typed_and_win_over_the_file(tmp_path):
 def test_seed_defaults_to_random_and_device_to_what_is_available():
     cfg = get_cfg()
     assert cfg.SEED < 0
-    assert cfg.MODEL.DEVICE == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert cfg.MODEL.DEVICE == "auto"  # the same config.yaml on every machine
+    from fastreid.utils.env import resolve_device
+
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        from fastreid.utils.errors import ConfigValueError
+
+        with pytest.raises(ConfigValueError, match="MODEL.DEVICE: 'cuda' but no CUDA GPU is visible"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="'gpu0' is not a device"):
+        resolve_device("gpu0")
 
 
 def test_get_cfg_includes_installed_project_keys_and_is_a_fresh_copy():

@@ -9,7 +9,6 @@ tensor in eval mode; it returns a ``Dict[str, Tensor]`` of loss terms in trainin
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 
 from fastreid.utils.registry import Registry
@@ -21,6 +20,10 @@ META_ARCH_REGISTRY.__doc__ = __doc__
 
 
 def build_model(cfg) -> nn.Module:
-    """Build ``cfg.MODEL.META_ARCHITECTURE`` on ``cfg.MODEL.DEVICE``; loads no weights."""
+    """Build ``cfg.MODEL.META_ARCHITECTURE`` on ``cfg.MODEL.DEVICE`` ("auto": a GPU when visible);
+    loads no weights."""
+    from fastreid.utils.env import resolve_device
+
+    device = resolve_device(cfg.MODEL.DEVICE)  # checked before building: a bad device fails at once
     model = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)(cfg)
-    return model.to(torch.device(cfg.MODEL.DEVICE))
+    return model.to(device)
