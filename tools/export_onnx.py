@@ -149,21 +149,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     predictor = DefaultPredictor(cfg)
     graph = FeatureGraph(predictor.model.eval(), normalize=not args.raw_features).eval()
     h, w = predictor.size_hw
-    start = time.perf_counter()
-    opset = export(graph, args.output, (h, w), args.opset, args.dynamo)
-    logger.info("wrote %s (%s exporter, opset %d) in %.1f s; input '%s' (batch, 3, %d, %d) RGB 0..255",
-                args.output, "dynamo" if args.dynamo else "legacy", opset,
-                time.perf_counter() - start, INPUT_NAME, h, w)
-    if args.no_verify:
-        return 0
-    gen = torch.Generator().manual_seed(0)
-    batches = [torch.rand(b, 3, h, w, generator=gen) * 255.0 for b in (1, 3)]
-    if args.images:
-        batches.append(torch.stack([read_image(p, (h, w)) for p in collect_images(args.images, "--images")]))
-    worst = verify(graph, args.output, batches, args.tolerance)
-    print(f"max abs difference ONNX Runtime vs PyTorch: {worst:.3e} (tolerance {args.tolerance:.1e}) OK")
+    # every input is checked before anything is written, and --output is replaced only by a file that
+    # passed the check (export to a temp file beside it, then rename)
+    real = torch.stack([read_image(p, (h, w)) for p in collect_images(args.images, "--images")]) if args.images else None
+    tmp = f"{args.output}.{os.getpid()}.tmp.onnx"
+    try:
+        start = time.perf_counter()
+        opset = export(graph, tmp, (h, w), args.opset, args.dynamo)
+        logger.info("exported (%s exporter, opset %d) in %.1f s; input '%s' (batch, 3, %d, %d) RGB 0..255",
+                    "dynamo" if args.dynamo else "legacy", opset, time.perf_counter() - start, INPUT_NAME, h, w)
+        if not args.no_verify:
+            gen = torch.Generator().manual_seed(0)
+            batches = [torch.rand(b, 3, h, w, generator=gen) * 255.0 for b in (1, 3)]
+            if real is not None:
+                batches.append(real)
+            worst = verify(graph, tmp, batches, args.tolerance)
+            print(f"max abs difference ONNX Runtime vs PyTorch: {worst:.3e} (tolerance {args.tolerance:.1e}) OK")
+        os.replace(tmp, args.output)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    logger.info("wrote %s", args.output)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -36,6 +36,20 @@ def test_osnet_export_matches_predictor_at_batch_1_and_3(tmp_path, osnet_model, 
         np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
 
+def test_an_existing_output_is_kept_when_the_inputs_are_bad_or_the_check_fails(tmp_path, osnet_model):
+    config, weights = osnet_model
+    out = tmp_path / "deployed.onnx"
+    out.write_bytes(b"the model in production")
+    with pytest.raises(SystemExit, match="--images: no such file"):
+        tool.main(["--output", str(out), "--config-file", str(config), "--weights", str(weights),
+                   "--images", str(tmp_path / "missing.jpg")])
+    assert out.read_bytes() == b"the model in production"
+    with pytest.raises(SystemExit, match="above --tolerance"):  # nothing passes: the check fails after the export
+        tool.main(["--output", str(out), "--config-file", str(config), "--weights", str(weights), "--tolerance", "-1"])
+    assert out.read_bytes() == b"the model in production"
+    assert sorted(p.name for p in tmp_path.iterdir() if "onnx" in p.name) == ["deployed.onnx"]  # no temp left
+
+
 def test_difference_above_tolerance_fails_loudly(tmp_path, osnet_model):
     from fastreid.config import get_cfg
     from fastreid.modeling.meta_arch.build import build_model
