@@ -42,7 +42,8 @@ _C.MODEL.BACKBONE.NAME = "resnet50"
 _C.MODEL.BACKBONE.NORM = "BN"
 # Stride of the last stage (1 doubles the final map's resolution; ResNet-50 only).
 _C.MODEL.BACKBONE.LAST_STRIDE = 1
-# Load ImageNet weights from PRETRAIN_PATH (never downloaded; a missing file is an error).
+# Load ImageNet weights: PRETRAIN_PATH (a local file or a URL, downloaded once into torch.hub's cache and
+# hash-checked), or when it is empty the backbone's published weights (ResNet-50: torchvision's).
 _C.MODEL.BACKBONE.PRETRAIN = False
 # Local path of the ImageNet checkpoint used when PRETRAIN is True.
 _C.MODEL.BACKBONE.PRETRAIN_PATH = ""

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 
 from .build import BACKBONE_REGISTRY
-from .pretrain import load_pretrained_weights
+from .pretrain import load_pretrained_weights, resolve_pretrain_path
 
 __all__ = ["ConvBNReLU", "LiteConv3x3", "ChannelGate", "OSBlock", "OSNet", "build_osnet_backbone"]
 
@@ -161,5 +161,6 @@ def build_osnet_backbone(cfg) -> OSNet:
     """OSNet x1.0; MODEL.BACKBONE.{PRETRAIN, PRETRAIN_PATH} load a local checkpoint in this layout."""
     model = OSNet()
     if cfg.MODEL.BACKBONE.PRETRAIN:
-        load_pretrained_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH, ignore_prefixes=("fc.", "classifier."))
+        path = resolve_pretrain_path(cfg.MODEL.BACKBONE.PRETRAIN_PATH, "osnet")  # no published stable URL
+        load_pretrained_weights(model, path, ignore_prefixes=("fc.", "classifier."))
     return model

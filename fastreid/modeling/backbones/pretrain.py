@@ -1,22 +1,81 @@
-"""Loading local ImageNet weights into a backbone (never downloads anything).
+"""ImageNet weights for a backbone: where they come from and how they are loaded.
 
-One loader for every backbone: it reads a ``.pth`` file (a bare state_dict or one stored under
-``"state_dict"`` / ``"model"``), strips a ``module.`` prefix left by DataParallel, drops tensors whose
-shape does not match, loads the rest, and logs the missing and unexpected keys.
+``resolve_pretrain_path`` turns MODEL.BACKBONE.PRETRAIN_PATH into a local file: a path is used as it is;
+a URL (``https://``, ``http://``, ``file://``) is downloaded once into ``$TORCH_HOME/hub/checkpoints``
+(torch.hub's cache) and its SHA-256 checked against the hash prefix in its file name
+(``name-<hex>.pth``, torch.hub's convention); an empty value takes the backbone's published default
+(torchvision's ResNet-50 weights) where one exists. Where none exists, or the machine is offline, it
+stops before any work with one line naming both ways on: ``MODEL.BACKBONE.PRETRAIN False`` (from
+scratch) or ``MODEL.BACKBONE.PRETRAIN_PATH <file>``. Nothing else is ever downloaded.
+
+``load_pretrained_weights`` is the one loader for every backbone: it reads a ``.pth`` file (a bare
+state_dict or one stored under ``"state_dict"`` / ``"model"``) with ``weights_only=True``, strips a
+``module.`` prefix left by DataParallel, drops tensors whose shape does not match, loads the rest, and
+logs the missing and unexpected keys.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Dict, Iterable, List, NamedTuple
+import re
+import urllib.error
+import urllib.parse
+from typing import Dict, Iterable, List, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
 
 from fastreid.utils.checkpoint import load_torch_file
+from fastreid.utils.errors import ConfigValueError, UserError
 
-__all__ = ["load_pretrained_weights", "LoadReport"]
+__all__ = ["load_pretrained_weights", "LoadReport", "resolve_pretrain_path", "PretrainDownloadError"]
+
+_KEY = "MODEL.BACKBONE.PRETRAIN_PATH"
+_WAYS_ON = ("MODEL.BACKBONE.PRETRAIN False (train from scratch) or MODEL.BACKBONE.PRETRAIN_PATH <local .pth file>")
+
+
+class PretrainDownloadError(UserError):
+    """ImageNet weights named by a URL could not be fetched or did not match their hash."""
+
+
+def _is_url(path: str) -> bool:
+    return urllib.parse.urlparse(path).scheme in ("http", "https", "file")
+
+
+def _download(url: str) -> str:
+    """``url`` as a file in torch.hub's cache (downloaded once, SHA-256 prefix checked when its name
+    carries one)."""
+    name = os.path.basename(urllib.parse.urlparse(url).path)
+    folder = os.path.join(torch.hub.get_dir(), "checkpoints")
+    dst = os.path.join(folder, name)
+    if os.path.isfile(dst):
+        return dst
+    os.makedirs(folder, exist_ok=True)
+    match = re.search(r"-([a-f0-9]{6,})\.", name)
+    logger.info("Downloading ImageNet weights %s to %s", url, dst)
+    try:
+        torch.hub.download_url_to_file(url, dst, hash_prefix=match.group(1) if match else None, progress=False)
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise PretrainDownloadError(f"{_KEY}: cannot download {url} ({reason}); the machine may be offline; "
+                                    f"expected network access, or {_WAYS_ON}") from None
+    except RuntimeError as e:  # torch.hub: "invalid hash value"
+        raise PretrainDownloadError(f"{_KEY}: {url} does not match the SHA-256 prefix in its name ({e}); the "
+                                    f"download was discarded; expected the published file, or {_WAYS_ON}") from None
+    return dst
+
+
+def resolve_pretrain_path(path: str, backbone: str, default_url: Optional[str] = None) -> str:
+    """The local file of MODEL.BACKBONE.PRETRAIN_PATH (see the module docstring)."""
+    if not path:
+        if not default_url:
+            raise ConfigValueError(f"{_KEY} is empty and no ImageNet weights are published for '{backbone}' at a "
+                                   f"stable URL; expected {_WAYS_ON}", key=_KEY, value=path, expected="a file or URL")
+        path = default_url
+    if _is_url(path):
+        return _download(path)
+    return os.path.expanduser(path)
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +105,11 @@ def load_pretrained_weights(model: nn.Module, path: str, *, key_name: str = "MOD
     ``ignore_prefixes`` (e.g. an ImageNet classifier ``"fc."``) are dropped silently.
     """
     if not path:
-        raise ValueError(f"{key_name} is empty; MODEL.BACKBONE.PRETRAIN needs a local checkpoint file "
-                         "(nothing is downloaded) or set MODEL.BACKBONE.PRETRAIN False")
+        raise ConfigValueError(f"{key_name} is empty; expected {_WAYS_ON}")
     path = os.path.expanduser(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{key_name}: '{path}' does not exist; expected a local .pth checkpoint "
-                                "(nothing is downloaded)")
+        raise FileNotFoundError(f"{key_name}: '{path}' does not exist; expected a local .pth file or a URL, or "
+                                "MODEL.BACKBONE.PRETRAIN False")
     state = _state_dict_of(load_torch_file(path, key_name))
     prefixes = tuple(ignore_prefixes)
     state = {k: v for k, v in state.items() if not (prefixes and k.startswith(prefixes))}

@@ -3,8 +3,9 @@
 The network is torchvision's ``resnet50`` without its average pool and fc, so torchvision ImageNet
 checkpoints load unchanged (their ``fc.*`` tensors are ignored). ReID practice (Luo et al. 2019,
 "Bag of Tricks") sets the stride of the last stage to 1, which doubles the final map: 16 x 8 instead
-of 8 x 4 for a 256 x 128 input. Weights are never downloaded; ``MODEL.BACKBONE.PRETRAIN_PATH`` names a
-local file. 23,508,032 parameters.
+of 8 x 4 for a 256 x 128 input. With ``MODEL.BACKBONE.PRETRAIN True`` and no PRETRAIN_PATH, torchvision's
+ImageNet weights (IMAGENET1K_V1) are downloaded once into torch.hub's cache and hash-checked; a local
+file or another URL in PRETRAIN_PATH is used instead. 23,508,032 parameters.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torchvision.models import resnet50
 from fastreid.utils.errors import ConfigValueError
 
 from .build import BACKBONE_REGISTRY
-from .pretrain import load_pretrained_weights
+from .pretrain import load_pretrained_weights, resolve_pretrain_path
 
 __all__ = ["ResNet50", "build_resnet50_backbone"]
 
@@ -64,5 +65,8 @@ def build_resnet50_backbone(cfg) -> ResNet50:
     """MODEL.BACKBONE.{LAST_STRIDE, PRETRAIN, PRETRAIN_PATH} -> :class:`ResNet50`."""
     model = ResNet50(last_stride=cfg.MODEL.BACKBONE.LAST_STRIDE)
     if cfg.MODEL.BACKBONE.PRETRAIN:
-        load_pretrained_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH, ignore_prefixes=("fc.",))
+        from torchvision.models import ResNet50_Weights
+
+        path = resolve_pretrain_path(cfg.MODEL.BACKBONE.PRETRAIN_PATH, "resnet50", ResNet50_Weights.IMAGENET1K_V1.url)
+        load_pretrained_weights(model, path, ignore_prefixes=("fc.",))
     return model

@@ -118,12 +118,15 @@ def _load_pretrained(model: MSINet, path: str) -> None:
     """Load ImageNet weights (ours, or the authors' layout converted on the fly); report what is left."""
     import os
 
+    from fastreid.modeling.backbones.pretrain import resolve_pretrain_path
     from fastreid.utils.checkpoint import load_torch_file
 
     from .convert import convert_backbone_state_dict, extract_state_dict
 
-    if not path or not os.path.isfile(path):
-        raise FileNotFoundError(f"MODEL.BACKBONE.PRETRAIN_PATH: {path!r} is not a file (PRETRAIN is True)")
+    path = resolve_pretrain_path(path, "msinet")  # the authors' weights are on a file-sharing drive
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"MODEL.BACKBONE.PRETRAIN_PATH: {path!r} is not a file; expected the ImageNet "
+                                "checkpoint (ours or the authors'), or MODEL.BACKBONE.PRETRAIN False")
     state = extract_state_dict(load_torch_file(path, "MODEL.BACKBONE.PRETRAIN_PATH"))
     if any(k.startswith("cells.") for k in state):
         state = convert_backbone_state_dict(state)
