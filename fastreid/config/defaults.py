@@ -97,6 +97,9 @@ _C.INPUT = CN()
 # Training / test resize target (height, width).
 _C.INPUT.SIZE_TRAIN = [256, 128]
 _C.INPUT.SIZE_TEST = [256, 128]
+# Resize interpolation of train and test images: "bicubic" (fast-reid) or "bilinear" (torchvision's
+# default, used by the MSINet authors).
+_C.INPUT.INTERPOLATION = "bicubic"
 _C.INPUT.FLIP = CN()
 # Random horizontal flip and its probability.
 _C.INPUT.FLIP.ENABLED = False
@@ -123,6 +126,10 @@ _C.INPUT.REA.ENABLED = False
 _C.INPUT.REA.PROB = 0.5
 _C.INPUT.REA.MAX_AREA = 0.4
 _C.INPUT.REA.VALUE = [123.675, 116.28, 103.53]
+# Aspect ratio of the erased rectangle in [0.3, 3.3]: "log" (log-uniform, torchvision, 10 attempts) or
+# "uniform" (the original random erasing and the MSINet authors' code, ATTEMPTS attempts).
+_C.INPUT.REA.RATIO_SAMPLING = "log"
+_C.INPUT.REA.ATTEMPTS = 100
 _C.INPUT.AUTOAUG = CN()
 # torchvision AutoAugment (ImageNet policy), applied with probability PROB.
 _C.INPUT.AUTOAUG.ENABLED = False
