@@ -115,7 +115,7 @@ class TrainLoader(DataLoader):
 def _per_process(total: int, key: str) -> int:
     world = comm.get_world_size()
     if total <= 0 or total % world != 0:
-        raise ValueError(f"{key}: {total} is not divisible by the {world} process(es); expected a positive multiple")
+        raise ConfigValueError(f"{key}: {total} is not divisible by the {world} process(es); expected a positive multiple")
     return total // world
 
 

@@ -27,11 +27,16 @@ import torch
 import torch.nn as nn
 
 from fastreid.utils import comm
+from fastreid.utils.errors import UserError
 from fastreid.utils.events import EventStorage
 
-__all__ = ["HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer"]
+__all__ = ["HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer", "TrainingDivergedError"]
 
 logger = logging.getLogger(__name__)
+
+
+class TrainingDivergedError(UserError, FloatingPointError):
+    """The training loss became NaN or infinite (usually a learning rate too high for the recipe)."""
 
 
 @contextlib.contextmanager
@@ -214,6 +219,8 @@ class SimpleTrainer(TrainerBase):
         self.optimizer = optimizer
         self._data_iter = None
         self._data_epoch: Optional[int] = None
+        self._first_loss: Optional[float] = None
+        self._warned_growth = False
 
     def _next_batch(self):
         sampler = _sampler_with_set_epoch(self.data_loader)
@@ -242,10 +249,18 @@ class SimpleTrainer(TrainerBase):
         total = sum(loss_dict.values())
         if not torch.isfinite(total).all():
             terms = ", ".join(f"{k}={float(v.detach()):.6g}" for k, v in loss_dict.items())
-            raise FloatingPointError(
+            raise TrainingDivergedError(
                 f"loss became non-finite at iteration {self.iter} (epoch {self.epoch}): "
-                f"total={float(total.detach()):.6g}; terms: {terms}"
+                f"total={float(total.detach()):.6g}; terms: {terms}; expected a lower SOLVER.BASE_LR or a longer "
+                "warm-up (the last completed epoch is saved)"
             )
+        value = float(total.detach())
+        if self._first_loss is None:
+            self._first_loss = value
+        elif not self._warned_growth and value > max(100 * abs(self._first_loss), 1e3):
+            self._warned_growth = True
+            logger.warning("The loss is %.3g at iteration %d, over 100x its first value %.3g: training is diverging; "
+                           "a lower SOLVER.BASE_LR or a longer warm-up usually helps", value, self.iter, self._first_loss)
         return total
 
     def _write_metrics(self, loss_dict: Dict[str, torch.Tensor], data_time: float) -> None:

@@ -14,6 +14,7 @@ from fastreid.config import get_cfg
 from fastreid.engine import DefaultTrainer, default_argument_parser, default_setup, launch, train_or_evaluate
 from fastreid.utils.errors import exit_on_user_error
 from msinet import add_msinet_config
+from msinet.search_trainer import check_search_cfg
 
 logger = logging.getLogger("msinet.train_net")
 
@@ -25,6 +26,7 @@ def setup(args):
     if args.config_file:
         cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
+    check_search_cfg(cfg)
     default_setup(cfg, args)
     return cfg
 

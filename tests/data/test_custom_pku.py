@@ -67,6 +67,16 @@ def test_custom_csv_with_split_column_and_header(tmp_path, fx):
     assert ds.query[0][0] == str(base / "img" / "3.png")
 
 
+def test_a_headerless_list_whose_first_camera_is_text_is_reported_not_dropped(tmp_path, fx):
+    from fastreid.data.datasets.bases import DatasetLayoutError
+
+    base = tmp_path / "csvdata"
+    fx.write_images(base, [f"{i}.png" for i in range(4)])
+    (base / "labels.csv").write_text("0.png,7,c1\n1.png,7,1\n2.png,8,0\n3.png,8,1\n")
+    with pytest.raises(DatasetLayoutError, match=r"1 malformed row.*line 1: '0.png,7,c1'"):
+        CustomReID(root=str(tmp_path), data_dir="csvdata", list_file="labels.csv")
+
+
 def test_custom_tsv_without_split_uses_seeded_identity_split(tmp_path, fx):
     base = tmp_path / "tsv"
     fx.write_images(base, [f"{i}.jpg" for i in range(8)])

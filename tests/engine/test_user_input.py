@@ -37,3 +37,19 @@ def test_resume_with_nothing_to_resume_or_nothing_left_warns(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         TinyTrainer(shorter).resume_or_load(resume=True)
     assert "ends at epoch 4 and SOLVER.MAX_EPOCH is 2: nothing is left to train" in caplog.text
+
+
+def test_a_growing_loss_warns_once_and_a_non_finite_one_stops_as_a_user_error(tmp_path, caplog):
+    import torch
+
+    from fastreid.engine.train_loop import SimpleTrainer, TrainingDivergedError
+
+    t = SimpleTrainer(torch.nn.Linear(1, 1), [], torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1))
+    t.iter = 0
+    with caplog.at_level(logging.WARNING):
+        for value in (8.0, 9.0, 6.7e12, 7e12):
+            t._total({"loss": torch.tensor(value)})
+    assert caplog.text.count("over 100x its first value") == 1
+    with pytest.raises(TrainingDivergedError, match="non-finite.*lower SOLVER.BASE_LR") as e:
+        t._total({"loss": torch.tensor(float("nan"))})
+    assert isinstance(e.value, UserError) and isinstance(e.value, FloatingPointError)

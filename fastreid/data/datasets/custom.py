@@ -31,6 +31,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from fastreid.utils.errors import ConfigValueError
+
 from .bases import ROOT_HINT, DatasetLayoutError, ImageDataset, list_images, natural_key
 from .registry import DATASET_REGISTRY
 
@@ -61,6 +63,16 @@ def _folder_items(name: str, base: Path, split: Optional[str], cam_re: Optional[
     return out
 
 
+_HEADER_WORDS = {"path", "img", "image", "img_path", "image_path", "file", "filename", "pid", "id", "identity",
+                 "person", "camid", "cam", "camera", "split"}
+
+
+def _is_header(row: List[str]) -> bool:
+    """A first row is a header when it names columns (path / pid / camid ...), not when its camera is
+    text: such a data row is reported as malformed instead of being dropped silently."""
+    return sum(c.strip().lower() in _HEADER_WORDS for c in row[:4]) >= 2
+
+
 def _list_items(name: str, list_file: Path, base: Path) -> List[Raw]:
     if not list_file.is_file():
         raise DatasetLayoutError(f"{name}: list file not found: {list_file}; expected rows "
@@ -73,8 +85,8 @@ def _list_items(name: str, list_file: Path, base: Path) -> List[Raw]:
         row = [c.strip() for c in row]
         if not row or not any(row):
             continue
-        if n == 1 and len(row) >= 3 and not row[2].lstrip("-").isdigit():
-            continue  # header
+        if n == 1 and len(row) >= 3 and _is_header(row):
+            continue
         split = row[3].lower() if len(row) >= 4 and row[3] else None
         if len(row) not in (3, 4) or not row[2].lstrip("-").isdigit() or (split and split not in _SPLITS):
             bad.append(f"line {n}: {delim.join(row)!r}")
@@ -150,7 +162,7 @@ class CustomReID(ImageDataset):
                                      f"<DIR>/{{train,query,gallery}}/<pid>/<image> or a list file in <DIR> "
                                      f"(DATASETS.CUSTOM.DIR; {ROOT_HINT})")
         if not 0.0 <= test_ratio <= 1.0:
-            raise ValueError(f"{name}: DATASETS.CUSTOM.TEST_RATIO {test_ratio} is not a fraction; expected 0..1")
+            raise ConfigValueError(f"{name}: DATASETS.CUSTOM.TEST_RATIO {test_ratio} is not a fraction; expected 0..1")
         self.dataset_dir = base
         if list_file:
             lf = Path(list_file) if Path(list_file).is_absolute() else base / list_file

@@ -18,6 +18,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from fastreid.utils.errors import ConfigValueError
+
 from .bases import DatasetLayoutError, ImageDataset, find_dataset_dir
 from .registry import DATASET_REGISTRY
 
@@ -76,7 +78,7 @@ class VehicleID(ImageDataset):
         name = type(self).__name__
         test_list = int(test_list or self.default_test_list)
         if test_list not in _TEST_LISTS:
-            raise ValueError(f"{name}: test_list {test_list} is not a VehicleID test list; expected one of "
+            raise ConfigValueError(f"{name}: test_list {test_list} is not a VehicleID test list; expected one of "
                              f"{', '.join(map(str, _TEST_LISTS))}")
         d = find_dataset_dir(name, root, ("vehicleid", "VehicleID", "VehicleID_V1.0"),
                              ("image", "train_test_split/train_list.txt"),

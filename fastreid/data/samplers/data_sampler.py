@@ -9,6 +9,8 @@ from typing import Iterator, Optional
 import numpy as np
 from torch.utils.data import Sampler
 
+from fastreid.utils.errors import ConfigValueError
+
 from .base import EpochSampler, resolve_rank
 
 __all__ = ["TrainingSampler", "InferenceSampler"]
@@ -20,7 +22,7 @@ class TrainingSampler(EpochSampler):
     def __init__(self, size: int, shuffle: bool = True, seed: Optional[int] = None,
                  rank: Optional[int] = None, world_size: Optional[int] = None):
         if size <= 0:
-            raise ValueError(f"TrainingSampler: dataset size {size}; expected a non-empty training set")
+            raise ConfigValueError(f"TrainingSampler: dataset size {size}; expected a non-empty training set")
         super().__init__(seed, rank, world_size)
         self.size, self.shuffle = int(size), shuffle
 

@@ -11,6 +11,8 @@ from typing import Iterator, List, Optional, Sequence
 
 import numpy as np
 
+from fastreid.utils.errors import ConfigValueError
+
 from ..datasets.bases import natural_key
 from .base import EpochSampler, group_by_pid
 
@@ -23,7 +25,7 @@ class _IdentitySampler(EpochSampler):
         super().__init__(seed, rank, world_size)
         name = type(self).__name__
         if num_instances < 1 or mini_batch_size % num_instances != 0:
-            raise ValueError(f"{name}: per-process batch {mini_batch_size} is not a multiple of "
+            raise ConfigValueError(f"{name}: per-process batch {mini_batch_size} is not a multiple of "
                              f"DATALOADER.NUM_INSTANCE {num_instances}; expected P x K images per batch")
         self.num_instances = int(num_instances)
         self.num_pids_per_batch = mini_batch_size // num_instances
@@ -32,7 +34,7 @@ class _IdentitySampler(EpochSampler):
         self.camids = [it[2] for it in data_source]
         need = self.num_pids_per_batch * self.world_size
         if len(self.pids) < need:
-            raise ValueError(f"{name}: {len(self.pids)} identities cannot fill a batch of {need} identities "
+            raise ConfigValueError(f"{name}: {len(self.pids)} identities cannot fill a batch of {need} identities "
                              f"(P={self.num_pids_per_batch} x {self.world_size} processes); expected at least "
                              f"{need} (lower SOLVER.IMS_PER_BATCH or raise DATALOADER.NUM_INSTANCE)")
 

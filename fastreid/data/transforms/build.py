@@ -24,7 +24,7 @@ __all__ = ["build_transforms"]
 def _size(key: str, value) -> tuple:
     size = tuple(int(v) for v in value)
     if len(size) != 2 or min(size) <= 0:
-        raise ValueError(f"{key}: {list(value)} is not an image size; expected [height, width] > 0")
+        raise ConfigValueError(f"{key}: {list(value)} is not an image size; expected [height, width] > 0")
     return size
 
 

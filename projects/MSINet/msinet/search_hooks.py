@@ -26,7 +26,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
-from fastreid.engine.train_loop import HookBase
+from fastreid.engine.train_loop import HookBase, TrainingDivergedError
 from fastreid.utils import comm
 from fastreid.utils.comm import unwrap_model
 from fastreid.utils.errors import ConfigValueError
@@ -104,7 +104,7 @@ class ArchitectStep(HookBase):
             outputs = self.model(batch)
             loss = self.objective.loss(outputs, batch["targets"])
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"architecture loss became non-finite: {float(loss.detach())}")
+                raise TrainingDivergedError(f"architecture loss became non-finite: {float(loss.detach())}")
             loss.backward(inputs=params)
         if ddp:
             world = dist.get_world_size()

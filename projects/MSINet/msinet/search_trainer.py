@@ -24,6 +24,7 @@ import torch.nn as nn
 
 from fastreid.engine import DefaultTrainer
 from fastreid.engine import hooks as engine_hooks
+from fastreid.engine.train_loop import TrainingDivergedError
 from fastreid.utils import comm
 from fastreid.utils.comm import unwrap_model
 from fastreid.utils.errors import ConfigValueError
@@ -31,12 +32,14 @@ from fastreid.utils.errors import ConfigValueError
 from .search_hooks import ArchitectStep, EpochBatches, GenotypeLogger, MemoryRefresh
 from .search_objectives import SEARCH_SCHEMES, SearchObjective, build_objective
 
-__all__ = ["SearchTrainer", "build_arch_optimizer", "search_splits", "weight_step"]
+__all__ = ["SearchTrainer", "build_arch_optimizer", "check_search_cfg", "search_splits", "weight_step"]
 
 logger = logging.getLogger(__name__)
 
 
-def _check_search_cfg(cfg) -> None:
+def check_search_cfg(cfg) -> None:
+    """The SEARCH keys hold accepted values (checked even when SEARCH.ENABLED is False, so a typo never
+    waits silently for the day the search is switched on)."""
     s = cfg.SEARCH
     if s.SCHEME not in SEARCH_SCHEMES:
         raise ConfigValueError(f"SEARCH.SCHEME: {s.SCHEME!r} is not a search scheme; expected one of "
@@ -95,7 +98,7 @@ def weight_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: S
     outputs = model(batch)
     loss = objective.loss(outputs, batch["targets"])
     if not torch.isfinite(loss):
-        raise FloatingPointError(f"search weight loss became non-finite: {float(loss.detach())}")
+        raise TrainingDivergedError(f"search weight loss became non-finite: {float(loss.detach())}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -108,7 +111,7 @@ class SearchTrainer(DefaultTrainer):
     step (train split). See the module docstring; typical use is the DefaultTrainer's."""
 
     def __init__(self, cfg) -> None:
-        _check_search_cfg(cfg)
+        check_search_cfg(cfg)
         if cfg.SOLVER.AMP.ENABLED:
             logger.warning("SOLVER.AMP.ENABLED is ignored by the search: both steps run in fp32")
         super().__init__(cfg)
@@ -203,7 +206,7 @@ class SearchTrainer(DefaultTrainer):
         try:
             loss = weight_step(self.model, self.optimizer, self.train_objective, batch)
         except FloatingPointError as e:
-            raise FloatingPointError(f"{e} (iteration {self.iter}, epoch {self.epoch})") from e
+            raise TrainingDivergedError(f"{e} (iteration {self.iter}, epoch {self.epoch})") from None
         value = comm.reduce_dict({"train_loss": loss})["train_loss"]
         if comm.is_main_process():
             self.storage.put_scalar("data_time", data_time)
