@@ -104,6 +104,16 @@ def default_setup(cfg, args) -> int:
     return seed
 
 
+_SOLVER_KEYS = ("OPT", "BASE_LR", "MOMENTUM", "WEIGHT_DECAY", "SCHED", "STEPS", "GAMMA", "MAX_EPOCH",
+                "WARMUP_METHOD", "WARMUP_FACTOR", "WARMUP_EPOCHS", "WARMUP_ITERS", "DELAY_EPOCHS", "ETA_MIN_LR")
+
+
+def solver_signature(cfg) -> Dict[str, Any]:
+    """The SOLVER values a checkpoint records, so a resume can tell what changed."""
+    return {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in
+            ((k, getattr(cfg.SOLVER, k)) for k in _SOLVER_KEYS if k in cfg.SOLVER)}
+
+
 def _check_schedule(cfg) -> None:
     """Epoch counts that cannot train fail; LR steps that never happen are warned about."""
     s = cfg.SOLVER
@@ -199,6 +209,8 @@ class DefaultTrainer(TrainerBase):
         if resume and not self.checkpointer.has_checkpoint():
             logger.warning("--resume: %s has no last_checkpoint; starting a new run%s", self.cfg.OUTPUT_DIR,
                            f" from MODEL.WEIGHTS {self.cfg.MODEL.WEIGHTS}" if self.cfg.MODEL.WEIGHTS else " from scratch")
+        if resume and self.checkpointer.has_checkpoint():
+            self._check_resumed_solver(self.checkpointer.get_checkpoint_file())
         extra = self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume)
         if resume and self.checkpointer.has_checkpoint():
             self.start_epoch = int(extra.get("epoch", -1)) + 1
@@ -211,6 +223,25 @@ class DefaultTrainer(TrainerBase):
                 if isinstance(h, hooks.PeriodicCheckpointer):
                     h.best_metric = self.best_metric
             logger.info("Resuming at epoch %d", self.start_epoch)
+
+    def _check_resumed_solver(self, path: str) -> None:
+        """A checkpoint written with another SOLVER.OPT cannot be resumed (its state does not fit the new
+        optimizer): one line. A changed schedule is taken from the saved iteration on: a warning lists it."""
+        from fastreid.utils.checkpoint import load_torch_file
+
+        saved = load_torch_file(path).get("solver")
+        if not isinstance(saved, dict):
+            return  # written before the solver was recorded
+        now = solver_signature(self.cfg)
+        if saved.get("OPT") != now["OPT"]:
+            raise ConfigValueError(
+                f"--resume: {path} was trained with SOLVER.OPT {saved.get('OPT')}, the config now says {now['OPT']}, "
+                "whose state cannot be restored from it; expected the same SOLVER.OPT, or a new run started from "
+                f"its weights (MODEL.WEIGHTS {path} with --overwrite or another OUTPUT_DIR)")
+        changed = [f"{k} {saved.get(k)} -> {v}" for k, v in now.items() if saved.get(k) != v]
+        if changed:
+            logger.warning("--resume with a changed solver (%s): the new values apply from the saved iteration on",
+                           "; ".join(f"SOLVER.{c}" for c in changed))
 
     def _best_so_far(self, best: Optional[float]) -> Optional[float]:
         """The best metric of the run: the resumed checkpoint's, or model_best.pth's when that is newer
@@ -256,7 +287,8 @@ class DefaultTrainer(TrainerBase):
         periodic = None
         if comm.is_main_process():  # the epoch's weights are saved before its evaluation starts
             periodic = hooks.PeriodicCheckpointer(
-                self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD, extra={"num_classes": cfg.MODEL.HEADS.NUM_CLASSES}
+                self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD,
+                extra={"num_classes": cfg.MODEL.HEADS.NUM_CLASSES, "solver": solver_signature(cfg)}
             )
             ret.append(periodic)
         ret.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD, lambda: self.test(self.cfg, unwrap_model(self.model))))

@@ -98,12 +98,18 @@ class WarmupScheduler(LRScheduler):
     def _get_closed_form_lr(self) -> List[float]:
         return self.get_lr()
 
-    # Only the position is state: the shape of the schedule comes from the config, so a resumed run
-    # with, e.g., a longer MAX_EPOCH follows the new config from the saved iteration on.
-    _STATE_KEYS = ("last_epoch", "_step_count", "base_lrs", "_last_lr")
+    # Only the position is state: the schedule (base LR, steps, warm-up, length) comes from the config, so
+    # a resumed run with a changed schedule follows the new config from the saved iteration on (the
+    # trainer says so); with the same config it continues exactly.
+    _STATE_KEYS = ("last_epoch", "_step_count")
 
     def state_dict(self) -> Dict[str, Any]:
         return {k: self.__dict__[k] for k in self._STATE_KEYS if k in self.__dict__}
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         self.__dict__.update({k: v for k, v in state_dict.items() if k in self._STATE_KEYS})
+        # the optimizer's restored lr belongs to the old position of the old schedule: set this one's
+        lrs = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        self._last_lr = lrs

@@ -53,3 +53,18 @@ def test_a_growing_loss_warns_once_and_a_non_finite_one_stops_as_a_user_error(tm
     with pytest.raises(TrainingDivergedError, match="non-finite.*lower SOLVER.BASE_LR") as e:
         t._total({"loss": torch.tensor(float("nan"))})
     assert isinstance(e.value, UserError) and isinstance(e.value, FloatingPointError)
+
+
+def test_resume_with_another_optimizer_fails_and_a_changed_schedule_warns_and_applies(tmp_path, caplog):
+    cfg = tiny_cfg(tmp_path, **{"SOLVER.CHECKPOINT_PERIOD": 1, "SOLVER.MAX_EPOCH": 2, "SOLVER.STEPS": [1]})
+    TinyTrainer(cfg).train()
+    adam = tiny_cfg(tmp_path, **{"SOLVER.CHECKPOINT_PERIOD": 1, "SOLVER.OPT": "Adam", "SOLVER.STEPS": [3]})
+    with pytest.raises(ConfigValueError, match="trained with SOLVER.OPT SGD, the config now says Adam"):
+        TinyTrainer(adam).resume_or_load(resume=True)
+    longer = tiny_cfg(tmp_path, **{"SOLVER.CHECKPOINT_PERIOD": 1, "SOLVER.BASE_LR": 0.05, "SOLVER.STEPS": [3]})
+    trainer = TinyTrainer(longer)
+    with caplog.at_level(logging.WARNING):
+        trainer.resume_or_load(resume=True)
+    assert "SOLVER.BASE_LR 0.1 -> 0.05" in caplog.text and "SOLVER.MAX_EPOCH 2 -> 4" in caplog.text
+    # epoch 2 of the new schedule: warm-up over, before its step at epoch 3 -> the new base LR
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
