@@ -20,6 +20,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from fastreid.utils.file_io import atomic_open
+
 __all__ = [
     "ToolError",
     "add_model_arguments",
@@ -151,8 +153,7 @@ def save_features(path: str, paths: Sequence[str], features: np.ndarray, size_hw
         arrays["pids"] = np.asarray(pids, dtype=np.int64)
         arrays["camids"] = np.asarray(camids, dtype=np.int64)
         arrays["num_query"] = np.asarray(num_query, dtype=np.int64)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as f:  # a file object keeps numpy from appending ".npz" to the name
+    with atomic_open(path, "wb") as f:  # a file object keeps numpy from appending ".npz" to the name
         np.savez(f, **arrays)
 
 

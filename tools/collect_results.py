@@ -30,6 +30,8 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import ToolError, cli_errors, setup_logging  # noqa: E402
 
+from fastreid.utils.file_io import atomic_open
+
 logger = logging.getLogger("fastreid.tools.collect_results")
 
 # Paper Table 2: (model, init) -> task -> (Rank-1, mAP) in %; for VID tasks the pair is (Rank-1, Rank-5).
@@ -229,10 +231,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     table = markdown(rows)
     print(table)
     if args.output:
-        with open(args.output, "w") as f:
+        with atomic_open(args.output) as f:
             f.write(table + "\n")
     if args.json:
-        with open(args.json, "w") as f:
+        with atomic_open(args.json) as f:
             json.dump(rows, f, indent=1)
     logger.info("%d rows from %d runs", len(rows), len({r["run"] for r in rows}))
     return 0

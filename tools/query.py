@@ -38,6 +38,8 @@ from _common import (  # noqa: E402
     setup_logging,
 )
 
+from fastreid.utils.file_io import atomic_open  # noqa: E402
+
 logger = logging.getLogger("fastreid.tools.query")
 
 
@@ -134,7 +136,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"query {qpath}")
         for h in hits:
             print(f"  {h['rank']:3d}  {h['distance']:.4f}  {h['path']}")
-    with open(os.path.join(args.output, "results.json"), "w") as f:
+    with atomic_open(os.path.join(args.output, "results.json")) as f:
         json.dump({"topk": args.topk, "distance": "1 - cosine", "queries": results}, f, indent=1)
     _write_pictures(args, results)
     logger.info("wrote results for %d queries to %s", len(results), args.output)
@@ -161,7 +163,7 @@ def _write_pictures(args: argparse.Namespace, results: List[dict]) -> None:
             draw_rank_list(row["query"], gpaths, row["distances"], matches,
                            title=row["query_name"]).save(os.path.join(args.output, name))
     if args.html:
-        with open(os.path.join(args.output, "results.html"), "w") as f:
+        with atomic_open(os.path.join(args.output, "results.html")) as f:
             f.write(rank_list_html(rows, title=f"Top-{args.topk} results"))
 
 

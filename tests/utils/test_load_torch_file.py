@@ -67,3 +67,18 @@ def test_numpy_data_and_training_state_still_load(tmp_path):
         torch.nn.Linear(3, 2).parameters(), lr=0.1, momentum=0.9)).load(
         str(tmp_path / "model_0000.pth"), checkpointables=[], restore_rng=True)
     assert extra["epoch"] == 0 and float(extra["best_metric"]) == 12.5
+
+
+def test_atomic_open_keeps_the_old_file_when_the_write_fails(tmp_path):
+    from fastreid.utils.file_io import atomic_open
+
+    path = tmp_path / "results.json"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_open(str(path)) as f:
+            f.write("half of the new")
+            raise RuntimeError("killed mid-write")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["results.json"]
+    with atomic_open(str(path)) as f:
+        f.write("new")
+    assert path.read_text() == "new"
