@@ -26,6 +26,7 @@ from fastreid.utils.comm import unwrap_model
 from fastreid.utils.env import collect_env_info, derive_seed, seed_all_rng
 from fastreid.utils.errors import ConfigValueError
 from fastreid.utils.events import CommonMetricPrinter, JSONWriter, TensorboardWriter
+from fastreid.utils.file_io import atomic_open
 from fastreid.utils.logger import setup_logger
 
 from . import hooks
@@ -95,9 +96,8 @@ def default_setup(cfg, args) -> int:
         path = os.path.join(output_dir, "config.yaml")
         text = cfg.dump()
         keep_previous_config(output_dir, text)
-        with open(path + ".tmp", "w") as f:
+        with atomic_open(path) as f:
             f.write(text)
-        os.replace(path + ".tmp", path)
         logger.info("Full config saved to %s", path)
     if not getattr(args, "eval_only", False) and torch.cuda.is_available():
         torch.backends.cudnn.benchmark = cfg.CUDNN_BENCHMARK

@@ -20,7 +20,6 @@ import os
 import pickle
 import random
 import re
-import tempfile
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -30,6 +29,7 @@ import torch.nn as nn
 
 from .comm import unwrap_model
 from .errors import UserError
+from .file_io import atomic_open
 
 __all__ = ["Checkpointer", "CheckpointError", "load_torch_file", "strip_prefix", "snapshot_to_cpu"]
 
@@ -266,14 +266,5 @@ def _describe(missing: List[str], unexpected: List[str], mismatched: List[str]) 
 
 def _atomic_save(data: Dict[str, Any], path: str) -> None:
     """torch.save to a temp file beside ``path`` then rename it over ``path`` in one step."""
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        torch.save(data, f)
