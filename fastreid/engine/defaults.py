@@ -78,7 +78,9 @@ def default_setup(cfg, args) -> int:
     claim_run_dir(output_dir, resume=getattr(args, "resume", False) or eval_only,
                   overwrite=getattr(args, "overwrite", False), lock=comm.is_main_process())
     comm.synchronize()
-    for name in ("fastreid", "msinet", "__main__"):
+    from fastreid.utils.plugins import loaded_plugin_packages
+
+    for name in ("fastreid", "__main__", *loaded_plugin_packages()):
         setup_logger(output_dir, distributed_rank=rank, name=name)
     logger.info("Rank of current process: %d. World size: %d", rank, comm.get_world_size())
     logger.info("Environment info:\n%s", collect_env_info())

@@ -22,16 +22,17 @@ _ATTACHED: set = set()
 class _ColorfulFormatter(logging.Formatter):
     """Console formatter: the short logger name in green, WARNING/ERROR tags in colour."""
 
-    def __init__(self, *args, abbrev_name: str = "", **kwargs) -> None:
+    def __init__(self, *args, root_name: str = "", abbrev_name: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self._root = root_name
         self._abbrev = abbrev_name
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         from termcolor import colored
 
         name = record.name
-        if self._abbrev and name.split(".")[0] in ("fastreid", "msinet"):
-            name = self._abbrev + name[len(name.split(".")[0]):]
+        if self._abbrev and self._root and (name == self._root or name.startswith(self._root + ".")):
+            name = self._abbrev + name[len(self._root):]
         head = colored(f"[{self.formatTime(record, self.datefmt)} {name}]: ", "green")
         if record.levelno >= logging.ERROR:
             head += colored("ERROR ", "red", attrs=["blink", "underline"])
@@ -71,7 +72,7 @@ def setup_logger(output: Optional[str] = None, distributed_rank: int = 0, *, col
         handler = logging.StreamHandler(stream=sys.stdout)
         handler.setLevel(logging.DEBUG if distributed_rank == 0 else logging.WARNING)
         if color:
-            handler.setFormatter(_ColorfulFormatter(_FMT, datefmt=_DATEFMT, abbrev_name=abbrev_name))
+            handler.setFormatter(_ColorfulFormatter(_FMT, datefmt=_DATEFMT, root_name=name, abbrev_name=abbrev_name))
         else:
             handler.setFormatter(logging.Formatter(_FMT, datefmt=_DATEFMT))
         logger.addHandler(handler)

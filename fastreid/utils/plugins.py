@@ -13,7 +13,7 @@ import logging
 from importlib import metadata
 from typing import Any, List
 
-__all__ = ["load_plugins", "apply_config_plugins", "PLUGIN_GROUP", "CONFIG_GROUP"]
+__all__ = ["load_plugins", "apply_config_plugins", "loaded_plugin_packages", "PLUGIN_GROUP", "CONFIG_GROUP"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +53,12 @@ def apply_config_plugins(cfg: Any) -> None:
             logger.warning("fastreid config plugin '%s' (%s) failed to load: %s", ep.name, ep.value, e)
             continue
         fn(cfg)
+
+
+def loaded_plugin_packages() -> List[str]:
+    """Top-level package names of the plugins loaded so far (their loggers get the run's log file), plus
+    those of the ``fastreid.plugins`` entry points a script imported itself."""
+    import sys
+
+    names = [ep.value.split(":")[0].split(".")[0] for ep in _entry_points(PLUGIN_GROUP)]
+    return [n for n in dict.fromkeys(names) if n in sys.modules]
