@@ -75,7 +75,7 @@ def load_cfg(config_file: str, weights: str = "", opts: Sequence[str] = (), devi
 
     if not os.path.isfile(config_file):
         raise ToolError(f"--config-file: file not found: {config_file}")
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(config_file)
     cfg.merge_from_list(list(opts))
     if weights:

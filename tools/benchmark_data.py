@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     torch.set_num_threads(args.threads)
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.DATASETS.ROOT = args.root
     cfg.DATASETS.NAMES = ("SyntheticReID",)
     cfg.SEED = 0

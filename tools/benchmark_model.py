@@ -35,7 +35,7 @@ HEADS = {"msinet": "FBLNeck"}
 
 
 def build(name: str, num_classes: int = 751) -> nn.Module:
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.MODEL.DEVICE = "cpu"
     cfg.MODEL.BACKBONE.NAME = name
     cfg.MODEL.BACKBONE.PRETRAIN = False

@@ -88,7 +88,7 @@ def evaluate_colour_histogram(dataset) -> Dict[str, float]:
 def build_cfg(args, name: str, overrides: Sequence[str]):
     from fastreid.config import get_cfg
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(BASE_CONFIG))
     cfg.merge_from_list(list(overrides) + [
         "DATASETS.ROOT", args.data_root,
@@ -169,7 +169,7 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
 
     from fastreid.config import get_cfg
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_list(["DATASETS.ROOT", args.data_root])
     dataset = build_dataset(cfg, "PKUReIDSubset")
     rows: Dict[str, Dict[str, float]] = {"colour histogram (HSV 8x4x4, 4 stripes)": evaluate_colour_histogram(dataset)}

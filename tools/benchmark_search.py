@@ -38,7 +38,7 @@ logger = logging.getLogger("benchmark_search")
 
 
 def _cfg(device: str, num_classes: int):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     add_msinet_config(cfg)
     cfg.MODEL.DEVICE = device
     cfg.MODEL.HEADS.NUM_CLASSES = num_classes

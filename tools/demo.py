@@ -40,7 +40,7 @@ logger = logging.getLogger("demo")
 def load_cfg(config_file: str, overrides: List[str]):
     from fastreid.config import get_cfg
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(REPO / config_file))
     cfg.merge_from_list(overrides)
     cfg.freeze()

@@ -5,7 +5,7 @@
     python tools/train_net.py --config-file configs/x.yml --eval-only MODEL.WEIGHTS path/model_best.pth
 
 Components of installed projects (e.g. MSINet) are found through the ``fastreid.plugins`` entry
-points that ``get_cfg()`` loads.
+points that ``get_cfg(plugins=True)`` loads.
 """
 
 from fastreid.config import get_cfg
@@ -15,7 +15,7 @@ from fastreid.utils.errors import exit_on_user_error
 
 def setup(args):
     """Defaults + installed projects' keys, then the YAML file, then the command-line overrides."""
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     if args.config_file:
         cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)

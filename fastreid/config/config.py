@@ -159,17 +159,18 @@ def _flatten_dict(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
     return out
 
 
-def get_cfg(load_plugins: bool = True) -> CfgNode:
-    """A fresh copy of the defaults tree.
+def get_cfg(plugins: bool = False) -> CfgNode:
+    """A fresh copy of the defaults tree, and nothing else.
 
-    With ``load_plugins`` the config hooks that installed packages announce through the
-    ``fastreid.config`` entry-point group (e.g. MSINet's ``add_msinet_config``) are applied, so their
-    keys are known before a YAML is merged.
+    With ``plugins=True`` (what entry points ask for) the installed projects are loaded first: every
+    ``fastreid.plugins`` module is imported (its registrations run) and every ``fastreid.config`` hook
+    (e.g. MSINet's ``add_msinet_config``) adds its keys, so a YAML naming them merges. A plugin that
+    fails to load raises :class:`~fastreid.utils.plugins.PluginError` naming it.
     """
     from .defaults import _C
 
     cfg = _C.clone()
-    if load_plugins:
+    if plugins:
         from fastreid.utils.plugins import apply_config_plugins
 
         apply_config_plugins(cfg)

@@ -4,7 +4,9 @@ Two groups:
 - ``fastreid.plugins``: modules imported once at start so their registry decorators run;
 - ``fastreid.config``: functions ``add_xxx_config(cfg)`` applied by ``get_cfg()`` so the keys of
   installed projects are known before a YAML is merged.
-A plugin that fails to import is reported with its name and the error, and skipped.
+Nothing is loaded implicitly: entry points call ``get_cfg(plugins=True)`` (or these functions). A
+plugin that fails to import stops the program with its name and its own error (``PluginError``), rather
+than a later "no BACKBONE named ..." far from the cause.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ import logging
 from importlib import metadata
 from typing import Any, List
 
-__all__ = ["load_plugins", "apply_config_plugins", "loaded_plugin_packages", "PLUGIN_GROUP", "CONFIG_GROUP"]
+from .errors import UserError
+
+__all__ = ["load_plugins", "apply_config_plugins", "loaded_plugin_packages", "PluginError", "PLUGIN_GROUP",
+           "CONFIG_GROUP"]
 
 logger = logging.getLogger(__name__)
 
 PLUGIN_GROUP = "fastreid.plugins"
 CONFIG_GROUP = "fastreid.config"
 _loaded: List[str] = []
+
+
+class PluginError(UserError):
+    """An installed fastreid plugin (entry point) failed to load."""
 
 
 def _entry_points(group: str) -> list:
@@ -36,9 +45,9 @@ def load_plugins() -> List[str]:
             continue
         try:
             ep.load()
-        except Exception as e:  # a broken plugin must not take the toolbox down
-            logger.warning("fastreid plugin '%s' (%s) failed to load: %s", ep.name, ep.value, e)
-            continue
+        except Exception as e:
+            raise PluginError(f"fastreid plugin '{ep.name}' ({ep.value}, entry point group {PLUGIN_GROUP}) failed "
+                              f"to import: {type(e).__name__}: {e}; fix or uninstall the package that announces it") from e
         _loaded.append(ep.name)
     return list(_loaded)
 
@@ -50,8 +59,9 @@ def apply_config_plugins(cfg: Any) -> None:
         try:
             fn = ep.load()
         except Exception as e:
-            logger.warning("fastreid config plugin '%s' (%s) failed to load: %s", ep.name, ep.value, e)
-            continue
+            raise PluginError(f"fastreid config plugin '{ep.name}' ({ep.value}, entry point group {CONFIG_GROUP}) "
+                              f"failed to import: {type(e).__name__}: {e}; fix or uninstall the package that "
+                              "announces it") from e
         fn(cfg)
 
 

@@ -151,7 +151,7 @@ def test_loader_workers_are_capped_to_the_usable_cpus(monkeypatch, caplog):
 
     monkeypatch.setattr(build_mod, "usable_cpus", lambda: 2)
     monkeypatch.setattr(build_mod, "_capped_once", False)
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.DATALOADER.NUM_WORKERS = 8
     with caplog.at_level(logging.INFO, logger="fastreid.data.build"):
         assert build_mod.num_workers(cfg) == 2

@@ -93,7 +93,7 @@ def test_interpolation_and_authors_erasing_are_selectable():
     from fastreid.data.transforms.transforms import UniformRatioErasing
     from fastreid.utils.errors import ConfigValueError
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     img = Image.fromarray((torch.rand(40, 20, 3) * 255).byte().numpy())
     bicubic = build_transforms(cfg, is_train=False)(img)
     cfg.INPUT.INTERPOLATION = "bilinear"
@@ -103,7 +103,7 @@ def test_interpolation_and_authors_erasing_are_selectable():
     with pytest.raises(ConfigValueError, match="INPUT.INTERPOLATION: 'nearest-ish'; expected one of bicubic, bilinear"):
         build_transforms(cfg, is_train=False)
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.INPUT.REA.ENABLED = True
     assert isinstance(build_transforms(cfg).transforms[-1], T.RandomErasing)  # the default stays torchvision's
     cfg.INPUT.REA.RATIO_SAMPLING = "uniform"
@@ -133,7 +133,7 @@ def test_msinet_yamls_preprocess_as_the_authors():
 
     repo = Path(__file__).resolve().parents[2]
     for yml in ("projects/MSINet/configs/Table2/market1501_scratch.yml", "projects/MSINet/configs/Search/msmt17.yml"):
-        cfg = get_cfg()
+        cfg = get_cfg(plugins=True)
         cfg.merge_from_file(str(repo / yml))
         assert cfg.INPUT.INTERPOLATION == "bilinear" and cfg.INPUT.REA.RATIO_SAMPLING == "uniform", yml
         assert cfg.INPUT.REA.ATTEMPTS == 100 and list(cfg.INPUT.REA.VALUE) == [152.370, 143.823, 129.148], yml

@@ -125,7 +125,7 @@ def test_zero_init_residual_starts_every_block_as_its_shortcut(name, count):
     from fastreid.modeling.backbones import build_backbone
     from fastreid.modeling.backbones.build import residual_branch_norms
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.MODEL.BACKBONE.NAME = name
     cfg.MODEL.BACKBONE.ZERO_INIT_RESIDUAL = True
     torch.manual_seed(0)
@@ -147,7 +147,7 @@ def test_zero_init_residual_refuses_pretrained_weights():
     from fastreid.config import ConfigError, get_cfg
     from fastreid.modeling.backbones import build_backbone
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.MODEL.BACKBONE.NAME = "osnet"
     cfg.MODEL.BACKBONE.ZERO_INIT_RESIDUAL = True
     cfg.MODEL.BACKBONE.PRETRAIN = True

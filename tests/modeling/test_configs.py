@@ -13,7 +13,7 @@ DATASETS = ("Market1501", "DukeMTMC", "MSMT17", "VeRi", "VehicleID")
 
 
 def _load(path):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(path))
     return cfg
 

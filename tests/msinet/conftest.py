@@ -8,10 +8,10 @@ torch.set_num_threads(1)
 
 @pytest.fixture
 def msinet_cfg():
-    """get_cfg() set up for a tiny MSINet model with FBLNeck, CE + triplet (+ nothing else)."""
+    """get_cfg(plugins=True) set up for a tiny MSINet model with FBLNeck, CE + triplet (+ nothing else)."""
     from fastreid.config import get_cfg
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.MODEL.DEVICE = "cpu"
     cfg.MODEL.BACKBONE.NAME = "msinet"
     cfg.MODEL.HEADS.NAME = "FBLNeck"

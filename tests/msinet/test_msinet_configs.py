@@ -1,6 +1,6 @@
 """Every YAML of the repo (configs/**, projects/MSINet/configs/**) loads and builds its model.
 
-Each config is merged into get_cfg() (unknown keys fail), then built at a tiny input on the CPU with
+Each config is merged into get_cfg(plugins=True) (unknown keys fail), then built at a tiny input on the CPU with
 NUM_CLASSES set by hand (no dataset needed) and PRETRAIN off (ImageNet files are not in the repo), and
 run once in eval mode.
 """
@@ -19,7 +19,7 @@ MSINET_YAMLS = [p for p in YAMLS if "projects" in p.parts and "Search" not in p.
 
 
 def _load(path):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(path))
     return cfg
 
@@ -88,7 +88,7 @@ def test_msinet_backbone_plugs_into_the_toolbox_configs(path):
 def test_a_genotype_list_on_the_command_line_replaces_a_yaml_name_and_back():
     from fastreid.config import get_cfg
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(Path(__file__).resolve().parents[2] / "projects/MSINet/configs/Base-MSINet.yml"))
     assert cfg.MODEL.MSINET.GENOTYPE == "msmt"
     ops = ["gate"] * 6 + ["none"] * 6

@@ -110,7 +110,7 @@ def test_explicit_list_and_genotype_file_both_work(tmp_path, msinet_cfg):
     exp.write_text("_BASE_: genotype.yaml\nMODEL:\n  BACKBONE:\n    NAME: msinet\n")
     from fastreid.config import get_cfg
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(exp))
     assert build_backbone(cfg).genotype == ops
 

@@ -17,7 +17,7 @@ CONFIGS = sorted(SEARCH_DIR.rglob("*.yml"))
 
 
 def _load(path):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     add_msinet_config(cfg)
     cfg.merge_from_file(str(path))
     return cfg

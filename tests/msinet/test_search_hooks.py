@@ -61,7 +61,7 @@ def test_arch_step_changes_alpha_and_valid_memory_only():
 
 def test_weight_step_leaves_alpha_unchanged():
     model = _model()
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.SOLVER.OPT = "SGD"
     cfg.SOLVER.BASE_LR = 0.025
     opt = build_optimizer(cfg, model)

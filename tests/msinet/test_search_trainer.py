@@ -30,14 +30,14 @@ def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("datasets")
     from fastreid.data import build_dataset
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.DATASETS.ROOT = str(root)
     build_dataset(cfg, "SyntheticReID", verbose=False)  # generated once for the module
     return str(root)
 
 
 def make_cfg(root, out, *opts):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     add_msinet_config(cfg)
     cfg.merge_from_list([
         "MODEL.META_ARCHITECTURE", "SearchBaseline", "MODEL.BACKBONE.NAME", "msinet_supernet",
@@ -116,7 +116,7 @@ def test_search_writes_a_genotype_that_msinet_training_builds(data_root, tmp_pat
     assert torch.allclose(memory.slots.norm(dim=1), torch.ones(memory.num_classes), atol=1e-5)
     # the file works both as MODEL.MSINET.GENOTYPE and as _BASE_ of a training config
     for how in ("value", "base"):
-        cfg = get_cfg()
+        cfg = get_cfg(plugins=True)
         add_msinet_config(cfg)
         if how == "value":
             cfg.merge_from_list(["MODEL.MSINET.GENOTYPE", str(out / "genotype.yaml")])

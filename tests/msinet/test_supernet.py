@@ -102,7 +102,7 @@ def test_every_parameter_gets_a_gradient_without_nan():
 
 
 def _search_cfg(**overrides):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     add_msinet_config(cfg)
     cfg.MODEL.META_ARCHITECTURE = "SearchBaseline"
     cfg.MODEL.BACKBONE.NAME = "msinet_supernet"

@@ -24,7 +24,7 @@ def _lrs(cfg, iters_per_epoch, n_iters):
 
 
 def _msinet_cfg():
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     s = cfg.SOLVER
     s.OPT, s.BASE_LR, s.MAX_EPOCH = "SGD", 0.065, 350
     s.WARMUP_METHOD, s.WARMUP_FACTOR, s.WARMUP_EPOCHS, s.WARMUP_ITERS = "linear", 0.01, 10, 0
@@ -54,7 +54,7 @@ def test_msinet_recipe_values_at_chosen_epochs():
 
 
 def test_constant_warmup_in_iterations_then_full_lr():
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     s = cfg.SOLVER
     s.BASE_LR, s.WARMUP_METHOD, s.WARMUP_FACTOR, s.WARMUP_ITERS, s.STEPS = 1.0, "constant", 0.1, 5, [100]
     lrs = _lrs(cfg, 10, 8)
@@ -62,7 +62,7 @@ def test_constant_warmup_in_iterations_then_full_lr():
 
 
 def test_cosine_after_delay_reaches_eta_min():
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     s = cfg.SOLVER
     s.BASE_LR, s.SCHED, s.MAX_EPOCH, s.DELAY_EPOCHS, s.ETA_MIN_LR = 1.0, "CosineAnnealingLR", 10, 4, 0.01
     s.WARMUP_ITERS = s.WARMUP_EPOCHS = 0
@@ -112,7 +112,7 @@ def test_state_dict_resumes_the_schedule_exactly():
     ("STEPS", [20, 10], "SOLVER.STEPS"),
 ])
 def test_bad_schedule_settings_are_rejected_by_name(key, value, needle):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.SOLVER[key] = value
     opt = build_optimizer(cfg, nn.Linear(2, 2))
     with pytest.raises(ValueError, match=needle.replace("[", r"\[")):
@@ -120,7 +120,7 @@ def test_bad_schedule_settings_are_rejected_by_name(key, value, needle):
 
 
 def test_warmup_length_takes_the_larger_of_iters_and_epochs():
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     s = cfg.SOLVER
     s.BASE_LR, s.WARMUP_FACTOR, s.WARMUP_ITERS, s.WARMUP_EPOCHS = 1.0, 0.0, 4, 2
     lrs = _lrs(cfg, 5, 11)
@@ -129,7 +129,7 @@ def test_warmup_length_takes_the_larger_of_iters_and_epochs():
 
 
 def test_resumed_schedule_follows_the_current_config():
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     s = cfg.SOLVER
     s.BASE_LR, s.SCHED, s.MAX_EPOCH, s.ETA_MIN_LR, s.WARMUP_ITERS = 1.0, "CosineAnnealingLR", 4, 0.0, 0
     opt = build_optimizer(cfg, nn.Linear(2, 2))

@@ -20,7 +20,7 @@ def test_final_feature_map_is_the_backbone_output(osnet_model):
     from fastreid.config import get_cfg
     from fastreid.modeling.meta_arch.build import build_model
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(osnet_model[0]))
     model = build_model(cfg).eval()
     x = torch.rand(2, 3, *SIZE_HW) * 255

@@ -17,7 +17,7 @@ tool = load_tool("collect_results")
 def make_run(folder, backbone="msinet", train=("Market1501",), test=("Market1501",), pretrain=False,
              losses=("CrossEntropyLoss", "TripletLoss"), evals=({"Rank-1": 50.0, "mAP": 40.0},)):
     """A run folder as the trainer leaves it: config.yaml (a yacs dump) and metrics.json lines."""
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.MODEL.BACKBONE.NAME = backbone
     cfg.MODEL.BACKBONE.PRETRAIN = pretrain
     cfg.MODEL.LOSSES.NAME = tuple(losses)

@@ -24,7 +24,7 @@ def test_osnet_export_matches_predictor_at_batch_1_and_3(tmp_path, osnet_model, 
     assert tool.main(["--output", str(out), "--config-file", str(config), "--weights", str(weights)]) == 0
     printed = capsys.readouterr().out
     assert "batch 1:" in printed and "batch 3:" in printed and "max abs difference" in printed
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(config))
     cfg.MODEL.WEIGHTS = str(weights)
     predictor = DefaultPredictor(cfg)
@@ -54,7 +54,7 @@ def test_difference_above_tolerance_fails_loudly(tmp_path, osnet_model):
     from fastreid.config import get_cfg
     from fastreid.modeling.meta_arch.build import build_model
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(osnet_model[0]))
     model = build_model(cfg).eval()
     graph = tool.FeatureGraph(model).eval()
