@@ -78,8 +78,10 @@ def test_summary_means_sample_std_and_the_noise_rule():
 
 
 def test_validation_split_holds_out_identities_with_cross_camera_queries(tmp_path):
-    items = [(str(tmp_path / f"{p}_{c}_{k}.png"), f"pku_{p}", c) for p in range(10) for c in (0, 1) for k in range(2)]
-    items += [(str(tmp_path / "solo.png"), "pku_99", 0)]  # one camera only
+    # training items carry dataset-prefixed labels, cameras included
+    items = [(str(tmp_path / f"{p}_{c}_{k}.png"), f"pku_{p}", f"pku_{c}") for p in range(10) for c in (0, 1)
+             for k in range(2)]
+    items += [(str(tmp_path / "solo.png"), "pku_99", "pku_0")]  # one camera only
     path = tmp_path / "split" / "valid.csv"
     counts = write_validation_split(items, 0.3, str(path), seed=0)
     rows = [line.split(",") for line in path.read_text().splitlines()]
@@ -121,6 +123,7 @@ def test_tiny_comparison_searches_trains_reports_and_resumes(tmp_path, capsys):
     argv = ["--config-file", str(REPO / "projects/MSINet/configs/Demo/msinet_synthetic.yml"),
             "--search-config", str(REPO / "projects/MSINet/configs/Search/synthetic_demo.yml"),
             "--seeds", "1", "--random", "0", "--architectures", "searched,osnet", "--output", str(out),
+            "--tune-lr", "0.01,0.02", "--valid-ratio", "0.5",
             "DATASETS.ROOT", str(tmp_path / "datasets"), *SMALL]
     report = main(argv)
     table = capsys.readouterr().out
@@ -132,6 +135,9 @@ def test_tiny_comparison_searches_trains_reports_and_resumes(tmp_path, capsys):
     assert all(op in genotype for op in searched["genotype"][0:1])
     assert 0.0 <= searched["mAP"]["mean"] <= 100.0 and searched["params"] > 0 and searched["gmacs"] > 0
     assert data["search_agreement"]["seeds"] == 1
+    tuned = json.loads((out / "tune" / "chosen.json").read_text())
+    assert set(tuned["chosen_lr"]) == {"msinet", "osnet"} and set(tuned["validation_mAP"]["osnet"]) == {"0.01", "0.02"}
+    assert data["architectures"]["osnet"]["base_lr"] == tuned["chosen_lr"]["osnet"]
     assert (out / "results.png").stat().st_size > 0 and (out / "results.md").is_file()
     result = out / "runs" / "osnet" / "seed0" / "result.json"
     stamp = result.stat().st_mtime_ns

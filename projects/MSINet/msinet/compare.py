@@ -264,6 +264,8 @@ def write_validation_split(items: Sequence[Tuple[str, Any, Any]], ratio: float, 
     by_pid: Dict[Any, List[Tuple[str, Any, Any]]] = {}
     for it in items:
         by_pid.setdefault(it[1], []).append(it)
+    # training items carry dataset-prefixed labels ("pku_0"); the list wants integer camera ids
+    cam_index = {c: i for i, c in enumerate(sorted({it[2] for it in items}, key=str))}
     rows, counts = [], {"train": 0, "query": 0, "gallery": 0, "train_ids": len(pids) - n_val, "valid_ids": n_val}
     for pid in pids:
         imgs = by_pid[pid]
@@ -274,7 +276,7 @@ def write_validation_split(items: Sequence[Tuple[str, Any, Any]], ratio: float, 
             else:
                 split = "query" if len(cams) > 1 and c == cams[0] else "gallery"
             counts[split] += 1
-            rows.append((os.path.abspath(p), str(pid), int(c), split))
+            rows.append((os.path.abspath(p), str(pid), cam_index[c], split))
     if counts["query"] == 0:
         raise ValueError("validation split: no held-out identity is seen by two cameras; expected cross-camera "
                          "identities to form queries")
