@@ -28,6 +28,7 @@ import torch.nn as nn
 
 from fastreid.config import get_cfg
 from fastreid.modeling.complexity import count_macs, count_parameters
+from fastreid.modeling.inference import inference_model
 from fastreid.modeling.meta_arch.build import build_model
 
 logger = logging.getLogger("benchmark_model")
@@ -44,20 +45,6 @@ def build(name: str, num_classes: int = 751) -> nn.Module:
     cfg.MODEL.LOSSES.NAME = ("CrossEntropyLoss", "TripletLoss")
     torch.manual_seed(0)
     return build_model(cfg)
-
-
-def fold_bn(module: nn.Module) -> nn.Module:
-    """Fold every BatchNorm2d that directly follows a Conv2d (same parent, attribute order) into it."""
-    for child in module.children():
-        fold_bn(child)
-    names = list(module._modules)
-    for prev, cur in zip(names[:-1], names[1:]):
-        conv, bn = module._modules[prev], module._modules[cur]
-        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and conv.out_channels == bn.num_features:
-            fused = torch.nn.utils.fusion.fuse_conv_bn_eval(conv, bn)
-            module._modules[prev] = fused
-            module._modules[cur] = nn.Identity()
-    return module
 
 
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
@@ -102,7 +89,7 @@ def bench(name: str, args) -> Dict[str, float]:
         return f
 
     row["eager_s"] = median_time(run(model, x), args.repeats)
-    fast = fold_bn(copy.deepcopy(model)).to(memory_format=torch.channels_last)
+    fast = inference_model(model)
     row["eager_cl_fold_s"] = median_time(run(fast, x.contiguous(memory_format=torch.channels_last)), args.repeats)
     if args.device == "cpu" and not args.no_onnx:
         row["onnx_s"] = onnx_latency(copy.deepcopy(model), x, args.threads, args.repeats)

@@ -122,6 +122,9 @@ class DefaultPredictor:
             logger.info("loaded weights from %s", weights)
         else:
             logger.warning("MODEL.WEIGHTS is empty: the predictor uses an untrained network")
+        from fastreid.modeling.inference import inference_model
+
+        self.model = inference_model(self.model)  # BN folded, fastest memory format; same features
         self.device = next(iter(self.model.parameters())).device
 
     @torch.no_grad()

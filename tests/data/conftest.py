@@ -32,7 +32,7 @@ def write_images(folder: Path, names: Iterable[str]) -> None:
 
 @pytest.fixture
 def cfg(tmp_path):
-    c = get_cfg()
+    c = get_cfg(plugins=True)
     c.DATASETS.ROOT = str(tmp_path)
     c.DATALOADER.NUM_WORKERS = 0
     c.SEED = 0

@@ -42,7 +42,7 @@ def test_a_truncated_query_image_stops_the_trainer_before_training(tmp_path):
     generate_synthetic_reid(str(market), spec)
     victim = sorted((market / "query").iterdir())[0]
     victim.write_bytes(victim.read_bytes()[:200])
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_list(["DATASETS.ROOT", str(tmp_path), "MODEL.BACKBONE.NAME", "osnet", "MODEL.DEVICE", "cpu",
                          "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "SOLVER.IMS_PER_BATCH", "8",
                          "DATALOADER.NUM_INSTANCE", "2", "DATALOADER.NUM_WORKERS", "0",

@@ -95,7 +95,7 @@ class TinyTrainer(DefaultTrainer):
 
 
 def tiny_cfg(output_dir, **overrides):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.OUTPUT_DIR = str(output_dir)
     cfg.SEED = 0
     cfg.MODEL.DEVICE = "cpu"

@@ -41,7 +41,7 @@ def _vehicleid(root: Path, ids=(10, 11, 12, 13), per_id=5):
 @pytest.fixture
 def cfg(tmp_path):
     _vehicleid(tmp_path)
-    c = get_cfg()
+    c = get_cfg(plugins=True)
     c.DATASETS.ROOT = str(tmp_path)
     c.DATASETS.TESTS = ("SmallVehicleID",)
     c.DATALOADER.NUM_WORKERS = 0

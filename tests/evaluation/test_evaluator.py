@@ -88,7 +88,7 @@ def _run(cfg, feats, pids, camids, num_query, batch=7):
 @pytest.mark.slow
 def test_reid_evaluator_end_to_end_matches_direct_metrics():
     feats, pids, camids, nq = _features()
-    evaluator, results = _run(get_cfg(), feats, pids, camids, nq)
+    evaluator, results = _run(get_cfg(plugins=True), feats, pids, camids, nq)
     normed = feats / np.linalg.norm(feats, axis=1, keepdims=True)
     cmc, ap, inp = evaluate_rank(1 - normed[:nq] @ normed[nq:].T, pids[:nq], pids[nq:], camids[:nq], camids[nq:])
     assert results["Rank-1"] == pytest.approx(cmc[0] * 100, abs=1e-4)
@@ -103,7 +103,7 @@ def test_reid_evaluator_end_to_end_matches_direct_metrics():
 
 @pytest.mark.slow
 def test_reid_evaluator_with_aqe_rerank_and_roc_reports_every_key():
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.TEST.AQE.ENABLED = True
     cfg.TEST.RERANK.ENABLED = True
     cfg.TEST.RERANK.K1, cfg.TEST.RERANK.K2 = 6, 2
@@ -119,9 +119,9 @@ def test_reid_evaluator_with_aqe_rerank_and_roc_reports_every_key():
 def test_reid_evaluator_errors_name_the_problem():
     feats, pids, camids, _ = _features()
     with pytest.raises(ValueError, match="num_query=0"):
-        _run(get_cfg(), feats, pids, camids, 0)
+        _run(get_cfg(plugins=True), feats, pids, camids, 0)
     with pytest.raises(ValueError, match="none of the 6 queries"):
-        _run(get_cfg(), feats, pids + np.r_[np.zeros(6, int), np.full(24, 100)], camids, 6)
+        _run(get_cfg(plugins=True), feats, pids + np.r_[np.zeros(6, int), np.full(24, 100)], camids, 6)
 
 
 def test_print_csv_format_and_average_results(caplog):

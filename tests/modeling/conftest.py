@@ -17,7 +17,7 @@ def _few_threads():
 
 @pytest.fixture
 def cfg():
-    c = get_cfg()
+    c = get_cfg(plugins=True)
     c.MODEL.DEVICE = "cpu"
     c.MODEL.HEADS.NUM_CLASSES = 4
     c.MODEL.LOSSES.NAME = ("CrossEntropyLoss", "TripletLoss")

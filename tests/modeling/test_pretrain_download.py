@@ -33,7 +33,7 @@ def _published(tmp_path, state):
 
 def test_a_url_is_downloaded_once_hash_checked_and_loaded(hub):
     torch.manual_seed(1)
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.MODEL.BACKBONE.NAME = "osnet"
     reference = build_backbone(cfg)
     named = _published(hub, reference.state_dict())
@@ -61,7 +61,7 @@ def test_a_file_that_does_not_match_its_hash_is_refused(hub):
 def test_offline_and_unpublished_weights_stop_in_one_line_naming_both_ways_on(hub):
     with pytest.raises(PretrainDownloadError, match=r"cannot download .*PRETRAIN False.*PRETRAIN_PATH <local"):
         resolve_pretrain_path("http://127.0.0.1:9/resnet50-0676ba61.pth", "resnet50")
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.MODEL.BACKBONE.NAME = "osnet"
     cfg.MODEL.BACKBONE.PRETRAIN = True
     with pytest.raises(ConfigValueError, match=r"no ImageNet weights are published for 'osnet'.*PRETRAIN False"):

@@ -25,7 +25,7 @@ class Net(nn.Module):
 
 
 def _cfg(**solver):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     s = cfg.SOLVER
     s.BASE_LR, s.WEIGHT_DECAY, s.WEIGHT_DECAY_NORM, s.WEIGHT_DECAY_BIAS = 1.0, 0.1, 0.0, 0.01
     s.BIAS_LR_FACTOR, s.HEADS_LR_FACTOR = 2.0, 10.0

@@ -23,7 +23,7 @@ def test_folder_features_match_the_predictor(tmp_path, osnet_model, colour_folde
     feats = data["features"]
     assert feats.shape == (12, 512) and feats.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(feats, axis=1), 1.0, atol=1e-5)
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(config))
     cfg.MODEL.WEIGHTS = str(weights)
     expected = DefaultPredictor(cfg)(torch.stack([read_image(p, SIZE_HW) for p in paths[:3]]))

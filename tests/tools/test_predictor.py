@@ -13,7 +13,7 @@ from fastreid.modeling.meta_arch.build import build_model
 
 
 def _cfg(config, weights, **overrides):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(config))
     cfg.MODEL.WEIGHTS = str(weights)
     for k, v in overrides.items():
@@ -22,7 +22,7 @@ def _cfg(config, weights, **overrides):
 
 
 def _reference_model(config, weights):
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(config))
     torch.manual_seed(123)  # a different init: only the checkpoint can make outputs agree
     model = build_model(cfg).eval()
@@ -83,7 +83,7 @@ def test_read_image_equals_the_test_loader_transform(tmp_path):
     from fastreid.data.transforms import build_transforms
 
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (90, 50, 3), dtype=np.uint8)).save(tmp_path / "b.png")
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.INPUT.SIZE_TEST = list(SIZE_HW)
     expected = build_transforms(cfg, is_train=False)(read_rgb(str(tmp_path / "b.png")))
     assert torch.equal(read_image(str(tmp_path / "b.png"), SIZE_HW), expected)

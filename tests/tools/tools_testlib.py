@@ -49,7 +49,7 @@ def make_checkpoint(config: Path, out: Path, seed: int = 0) -> Path:
     from fastreid.modeling.meta_arch.build import build_model
     from fastreid.utils.checkpoint import Checkpointer
 
-    cfg = get_cfg()
+    cfg = get_cfg(plugins=True)
     cfg.merge_from_file(str(config))
     torch.manual_seed(seed)
     model = build_model(cfg)
