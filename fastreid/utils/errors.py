@@ -50,10 +50,25 @@ def _user_error_in_traceback(text: str) -> Optional[str]:
     name, sep, message = last.partition(": ")
     if not sep:
         return None
-    cls_name = name.strip().rsplit(".", 1)[-1]
-    if cls_name in _user_error_names():
+    qualified = name.strip()
+    if qualified.rsplit(".", 1)[-1] in _user_error_names() or _names_a_user_error(qualified):
         return message
     return None
+
+
+def _names_a_user_error(qualified: str) -> bool:
+    """``package.module.Class`` is a UserError subclass (its module imported by name if this process
+    has not imported it yet, as a launcher process that only spawned the workers has not)."""
+    import importlib
+
+    module, _, cls_name = qualified.rpartition(".")
+    if not module:
+        return False
+    try:
+        cls = getattr(importlib.import_module(module), cls_name, None)
+    except Exception:
+        return False
+    return isinstance(cls, type) and issubclass(cls, UserError)
 
 
 def _user_error_names() -> set:

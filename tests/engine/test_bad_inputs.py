@@ -33,6 +33,7 @@ def root(tmp_path_factory):
 # (id, script, extra args, substring of the one error line)
 CASES = [
     ("optimizer", TRAIN_NET, ["SOLVER.OPT", "Adamm"], "SOLVER.OPT"),
+    ("optimizer-in-2-processes", TRAIN_NET, ["--num-gpus", "2", "SOLVER.OPT", "Adamm"], "SOLVER.OPT"),
     ("schedule", TRAIN_NET, ["SOLVER.SCHED", "Step"], "SOLVER.SCHED"),
     ("sampler", TRAIN_NET, ["DATALOADER.SAMPLER_TRAIN", "Random"], "DATALOADER.SAMPLER_TRAIN"),
     ("batch-zero", TRAIN_NET, ["SOLVER.IMS_PER_BATCH", "0"], "SOLVER.IMS_PER_BATCH"),
@@ -60,8 +61,10 @@ CASES = [
 @pytest.mark.parametrize("name, script, extra, expected", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_ends_in_one_line(root, tmp_path, name, script, extra, expected):
     extra = [a.replace("{root}", str(root)) for a in extra]
-    flags = [a for a in extra if a.startswith("--")]
-    opts = [a for a in extra if not a.startswith("--")]
+    flags, opts = [], list(extra)
+    while opts and opts[0].startswith("--"):  # leading flags, with their value when they take one
+        flag = opts.pop(0)
+        flags += [flag, opts.pop(0)] if flag == "--num-gpus" else [flag]
     env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     proc = subprocess.run([sys.executable, str(script), *flags, *TINY, *opts, "DATASETS.ROOT", str(root),
                            "OUTPUT_DIR", str(tmp_path / "run")], cwd=REPO, env=env, capture_output=True, text=True,
