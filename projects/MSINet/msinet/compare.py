@@ -368,8 +368,9 @@ class GenotypeComparison:
             (out / "config.yaml").write_text(cfg.dump())
             logger.info("Search with seed %d -> %s", cfg.SEED, out)
             trainer = SearchTrainer(cfg)
-            trainer.resume_or_load(resume=trainer.checkpointer.has_checkpoint())
-            self._timed(out / "search_seconds.json", trainer.train)
+            resumed = trainer.checkpointer.has_checkpoint()
+            trainer.resume_or_load(resume=resumed)
+            self._timed(out / "search_seconds.json", trainer.train, resumed)
             if not genotype_file.is_file():
                 raise RuntimeError(f"the search finished without writing {genotype_file}")
         return resolve_genotype(str(genotype_file))
@@ -390,8 +391,9 @@ class GenotypeComparison:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(cfg.dump())
         trainer = DefaultTrainer(cfg)
-        trainer.resume_or_load(resume=trainer.checkpointer.has_checkpoint())
-        results, seconds = self._timed(out / "train_seconds.json", trainer.train)
+        resumed = trainer.checkpointer.has_checkpoint()
+        trainer.resume_or_load(resume=resumed)
+        results, seconds = self._timed(out / "train_seconds.json", trainer.train, resumed)
         if not results:  # training had already finished before this call: evaluate its weights
             results = DefaultTrainer.test(cfg, trainer.model)
         model = unwrap_model(trainer.model)
@@ -406,10 +408,10 @@ class GenotypeComparison:
         return result
 
     @staticmethod
-    def _timed(path: Path, fn):
+    def _timed(path: Path, fn, resumed: bool):
         """``fn()`` and the wall seconds spent on it over every attempt (an interrupted attempt's time
-        is kept in ``path`` and added to the next)."""
-        spent = float(json.loads(path.read_text())["seconds"]) if path.is_file() else 0.0
+        is kept in ``path`` and added to the next when the next resumes from its checkpoint)."""
+        spent = float(json.loads(path.read_text())["seconds"]) if resumed and path.is_file() else 0.0
         t0 = time.perf_counter()
         try:
             return fn(), spent + time.perf_counter() - t0
