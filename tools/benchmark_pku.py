@@ -115,7 +115,7 @@ def train_and_evaluate(cfg) -> Dict[str, float]:
         f.write(cfg.dump())
     trainer = DefaultTrainer(cfg)
     params = sum(p.numel() for p in trainer.model.parameters())
-    untrained = DefaultTrainer.test(cfg, trainer.model)
+    untrained = DefaultTrainer.test(cfg, trainer.model, loaders=trainer.test_loaders)
     t0 = time.perf_counter()
     results = trainer.train()
     seconds = time.perf_counter() - t0

@@ -14,7 +14,7 @@ import inspect
 import logging
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -166,8 +166,20 @@ class DefaultTrainer(TrainerBase):
         self.best_metric: Optional[float] = None
         self.last_eval_results: Optional[Dict[str, Any]] = None
         self.last_eval_epoch: Optional[int] = None
+        self.test_loaders: Dict[Tuple[str, Optional[int]], Tuple[Any, int]] = {}  # built (and printed) once
         self.register_hooks(self.build_hooks())
-        self.check_test_sets(cfg, unwrap_model(model))
+        if "loaders" in inspect.signature(self.check_test_sets).parameters:
+            self.check_test_sets(cfg, unwrap_model(model), loaders=self.test_loaders)
+        else:
+            self.check_test_sets(cfg, unwrap_model(model))
+
+    def _evaluate(self) -> Dict[str, Any]:
+        """``test`` on the current weights with this trainer's test loaders (read and printed once per
+        run). An override written as fast-reid's ``test(cls, cfg, model)`` is called as such."""
+        model = unwrap_model(self.model)
+        if "loaders" in inspect.signature(self.test).parameters:
+            return self.test(self.cfg, model, loaders=self.test_loaders)
+        return self.test(self.cfg, model)
 
     # ------------------------------------------------------------------ wiring
     @property
@@ -293,7 +305,7 @@ class DefaultTrainer(TrainerBase):
                 extra={"num_classes": cfg.MODEL.HEADS.NUM_CLASSES, "solver": solver_signature(cfg)}
             )
             ret.append(periodic)
-        ret.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD, lambda: self.test(self.cfg, unwrap_model(self.model))))
+        ret.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD, self._evaluate))
         if periodic is not None:
             ret.append(hooks.BestCheckpointer(periodic))
             ret.append(hooks.PeriodicWriter(self.build_writers(), cfg.SOLVER.LOG_PERIOD))
@@ -383,16 +395,41 @@ class DefaultTrainer(TrainerBase):
         return ReidEvaluator(cfg, num_query, output_dir)
 
     @classmethod
-    def check_test_sets(cls, cfg, model: nn.Module) -> None:
+    def _cached_test_loader(cls, cfg, name: str, repeat: Optional[int],
+                            loaders: Optional[Dict[Tuple[str, Optional[int]], Tuple[Any, int]]]):
+        """``build_test_loader`` for test set ``name`` (draw ``repeat`` of a randomly drawn protocol,
+        None otherwise), kept in ``loaders`` when given so that a trainer reads and prints each test
+        set once, not at every evaluation."""
+        key = (name, repeat)
+        if loaders is not None and key in loaders:
+            return loaders[key]
+        built = cls.build_test_loader(cfg, name, **({"repeat": repeat} if repeat is not None else {}))
+        if loaders is not None:
+            loaders[key] = built
+        return built
+
+    @staticmethod
+    def _test_repeats(cfg, name: str) -> List[Optional[int]]:
+        """The draws evaluated on test set ``name``: ``[None]`` for a fixed protocol, ``0..TEST.REPEATS-1``
+        for a randomly drawn one (VehicleID's one gallery image per identity), averaged by ``test``."""
+        from fastreid.data.datasets.registry import DATASET_REGISTRY
+
+        if getattr(DATASET_REGISTRY.get(name), "random_test_split", False) and cfg.TEST.REPEATS > 1:
+            return list(range(cfg.TEST.REPEATS))
+        return [None]
+
+    @classmethod
+    def check_test_sets(cls, cfg, model: nn.Module, loaders=None) -> None:
         """Before the first iteration, what evaluation will need: every DATASETS.TESTS set loads with a
         usable query and gallery, each of its image files passes :func:`check_image_file` (without
         decoding), and one test batch goes through ``model`` in eval mode. So a long run cannot
-        train for hours and then die at its first evaluation for a reason knowable at its start."""
+        train for hours and then die at its first evaluation for a reason knowable at its start.
+        ``loaders`` (a dict) keeps the loaders built here for ``test``."""
         from fastreid.data.data_utils import check_image_file
 
         was_training = model.training
         for name in cfg.DATASETS.TESTS:
-            loader, _ = cls.build_test_loader(cfg, name)
+            loader, _ = cls._cached_test_loader(cfg, name, cls._test_repeats(cfg, name)[0], loaders)
             if not cfg.DATASETS.SKIP_CORRUPT:
                 for path, *_ in loader.dataset.img_items:
                     check_image_file(path)
@@ -407,28 +444,26 @@ class DefaultTrainer(TrainerBase):
                         len(loader.dataset), tuple(batch["images"].shape))
 
     @classmethod
-    def test(cls, cfg, model: nn.Module) -> Dict[str, Any]:
-        """Evaluate ``model`` on every DATASETS.TESTS set.
+    def test(cls, cfg, model: nn.Module, loaders=None) -> Dict[str, Any]:
+        """Evaluate ``model`` on every DATASETS.TESTS set; ``loaders`` (a dict, filled on first use)
+        keeps the test loaders between calls, as a trainer's periodic evaluation does.
 
         Returns the metrics dict of the single test set, or ``{name: metrics}`` for several.
         """
-        from fastreid.data.datasets.registry import DATASET_REGISTRY
         from fastreid.evaluation import average_results, inference_on_dataset, print_csv_format
         from fastreid.modeling.inference import inference_model
 
         model = inference_model(model)  # a folded copy: same features, faster; the trained model is untouched
         results: Dict[str, Any] = OrderedDict()
         for name in cfg.DATASETS.TESTS:
-            # randomly drawn test protocols (VehicleID's one gallery image per id) repeat and average
-            repeats = max(1, cfg.TEST.REPEATS) if getattr(DATASET_REGISTRY.get(name), "random_test_split",
-                                                            False) else 1
+            draws = cls._test_repeats(cfg, name)
             runs = []
-            for r in range(repeats):
-                logger.info("Evaluating on %s%s", name, f" (draw {r + 1}/{repeats})" if repeats > 1 else "")
-                loader, num_query = cls.build_test_loader(cfg, name, **({"repeat": r} if repeats > 1 else {}))
+            for r in draws:
+                logger.info("Evaluating on %s%s", name, f" (draw {r + 1}/{len(draws)})" if r is not None else "")
+                loader, num_query = cls._cached_test_loader(cfg, name, r, loaders)
                 evaluator = cls.build_evaluator(cfg, name, num_query)
                 runs.append(inference_on_dataset(model, loader, evaluator, flip_test=cfg.TEST.FLIP.ENABLED))
-            res = runs[0] if repeats == 1 or not runs[0] else average_results(runs)
+            res = runs[0] if len(runs) == 1 or not runs[0] else average_results(runs)
             results[name] = res
             if comm.is_main_process() and res:
                 print_csv_format({name: res})
