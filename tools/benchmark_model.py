@@ -1,20 +1,24 @@
 #!/usr/bin/env python
-"""Parameters, FLOPs and latency of MSINet, OSNet and ResNet-50 in one run, as ratios to ResNet-50.
+"""Parameters, FLOPs and latency of MSINet, OSNet and ResNet-50 in one run, as ratios to two ResNet-50s.
 
     python tools/benchmark_model.py [--batch 32] [--size 256 128] [--threads 2] [--repeats 5]
-                                    [--models msinet osnet resnet50] [--device cpu] [--json out.json]
+                                    [--models msinet osnet resnet50 resnet50_tv] [--device cpu]
+                                    [--json out.json]
 
 Models are built through the registries (backbone + its test head: FBLNeck for MSINet, EmbeddingHead
-for the others). Reported per model: parameters (all / without classifier layers), multiply-accumulates
-(fvcore FlopCountAnalysis, 1 x 3 x H x W), median latency at the batch size in PyTorch eval mode
-(plain; channels_last with BN folded into the convs), through ONNX Runtime (torch.onnx.export), and a
-training step (forward + backward). Timings vary with machine load: compare the ratios of one run.
+for the others). Two references: ``resnet50`` is the toolbox's ReID ResNet-50 (last stride 1, as
+fast-reid trains it) and ``resnet50_tv`` torchvision's ImageNet definition (last stride 2; raw RGB in,
+normalised, globally pooled 2048-d features out), the one papers usually compare speed with.
+Reported per model: parameters (all / without classifier layers), multiply-accumulates (fvcore
+FlopCountAnalysis, 1 x 3 x H x W), median latency at the batch size in PyTorch eval mode (plain, and
+through ``inference_model``: BN folded into the convs, channels_last), through ONNX Runtime (exported
+from ``inference_model``), and a training step (forward + backward) in the default memory format and
+with ``MODEL.CHANNELS_LAST``. Timings vary with machine load: compare the ratios of one run.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import io
 import json
 import logging
@@ -35,7 +39,34 @@ logger = logging.getLogger("benchmark_model")
 HEADS = {"msinet": "FBLNeck"}
 
 
-def build(name: str, num_classes: int = 751) -> nn.Module:
+class TorchvisionResNet50(nn.Module):
+    """torchvision's ImageNet ResNet-50 (last stride 2) as a feature extractor with the toolbox's
+    interface: raw RGB 0..255 in, 2048-d pooled features out in eval mode; in training a
+    cross-entropy loss on a linear classifier (so the training step has a comparable head)."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        import torchvision
+
+        self.net = torchvision.models.resnet50(weights=None)
+        self.net.fc = nn.Identity()
+        self.classifier = nn.Linear(2048, num_classes)
+        self.register_buffer("mean", torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, batch):
+        images = batch["images"] if isinstance(batch, dict) else batch
+        features = self.net((images - self.mean) / self.std)
+        if not self.training:
+            return features
+        return {"loss_cls": nn.functional.cross_entropy(self.classifier(features), batch["targets"])}
+
+
+def build(name: str, num_classes: int = 751, channels_last: bool = False) -> nn.Module:
+    if name == "resnet50_tv":
+        torch.manual_seed(0)
+        model = TorchvisionResNet50(num_classes)
+        return model.to(memory_format=torch.channels_last) if channels_last else model
     cfg = get_cfg(plugins=True)
     cfg.MODEL.DEVICE = "cpu"
     cfg.MODEL.BACKBONE.NAME = name
@@ -43,6 +74,7 @@ def build(name: str, num_classes: int = 751) -> nn.Module:
     cfg.MODEL.HEADS.NAME = HEADS.get(name, "EmbeddingHead")
     cfg.MODEL.HEADS.NUM_CLASSES = num_classes
     cfg.MODEL.LOSSES.NAME = ("CrossEntropyLoss", "TripletLoss")
+    cfg.MODEL.CHANNELS_LAST = channels_last
     torch.manual_seed(0)
     return build_model(cfg)
 
@@ -91,25 +123,44 @@ def bench(name: str, args) -> Dict[str, float]:
     row["eager_s"] = median_time(run(model, x), args.repeats)
     fast = inference_model(model)
     row["eager_cl_fold_s"] = median_time(run(fast, x.contiguous(memory_format=torch.channels_last)), args.repeats)
-    if args.device == "cpu" and not args.no_onnx:
-        row["onnx_s"] = onnx_latency(copy.deepcopy(model), x, args.threads, args.repeats)
-    model.train()
+    if args.device == "cpu" and not args.no_onnx:  # exported from the folded model, in the default format
+        row["onnx_s"] = onnx_latency(fast.to(memory_format=torch.contiguous_format), x, args.threads, args.repeats)
     batch = {"images": x, "targets": torch.arange(args.batch, device=args.device) // 4}
 
-    def step():
-        model.zero_grad(set_to_none=True)
-        sum(model(batch).values()).backward()
-        sync()
+    def step(m):
+        def f():
+            m.zero_grad(set_to_none=True)
+            sum(m(batch).values()).backward()
+            sync()
+        return f
 
-    row["train_step_s"] = median_time(step, max(1, args.repeats // 2))
+    model.train()
+    row["train_step_s"] = median_time(step(model), max(1, args.repeats // 2))
+    del model, fast
+    trained_cl = build(name, channels_last=True).to(args.device).train()
+    row["train_step_cl_s"] = median_time(step(trained_cl), max(1, args.repeats // 2))
     return row
 
 
+REFERENCES = {"resnet50": "ratio", "resnet50_tv": "ratio_tv"}  # ratio key suffix per reference model
+TIMINGS = (("eager_s", "eager s"), ("eager_cl_fold_s", "inference_model s"), ("onnx_s", "ONNX RT s"),
+           ("train_step_s", "train step s"), ("train_step_cl_s", "train step channels_last s"))
 COLUMNS = (("params_without_classifier", "params (no cls)", "{:,.0f}"), ("macs_G", "GMACs", "{:.2f}"),
-           ("eager_s", "eager s", "{:.3f}"), ("eager_ratio", "x R50", "{:.2f}"),
-           ("eager_cl_fold_s", "cl+fold s", "{:.3f}"), ("eager_cl_fold_ratio", "x R50", "{:.2f}"),
-           ("onnx_s", "ONNX RT s", "{:.3f}"), ("onnx_ratio", "x R50", "{:.2f}"),
-           ("train_step_s", "train step s", "{:.3f}"), ("train_step_ratio", "x R50", "{:.2f}"))
+           *[c for key, title in TIMINGS for c in ((key, title, "{:.3f}"),
+                                                  (key[:-2] + "_ratio_tv", "x R50-tv", "{:.2f}"),
+                                                  (key[:-2] + "_ratio", "x R50-reid", "{:.2f}"))])
+
+
+def add_ratios(results: Dict[str, Dict[str, float]]) -> None:
+    """Each timing divided by the same timing of each reference present (``*_ratio``: the toolbox's
+    ResNet-50, last stride 1; ``*_ratio_tv``: torchvision's, last stride 2)."""
+    for ref_name, suffix in REFERENCES.items():
+        ref = results.get(ref_name)
+        if not ref:
+            continue
+        for row in results.values():
+            for key in [k for k in row if k.endswith("_s") and k in ref]:
+                row[f"{key[:-2]}_{suffix}"] = row[key] / ref[key]
 
 
 def format_table(results: dict) -> str:
@@ -124,7 +175,7 @@ def format_table(results: dict) -> str:
 
 def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", default=["msinet", "osnet", "resnet50"])
+    p.add_argument("--models", nargs="+", default=["msinet", "osnet", "resnet50", "resnet50_tv"])
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--size", type=int, nargs=2, default=[256, 128])
     p.add_argument("--threads", type=int, default=2)
@@ -138,13 +189,13 @@ def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
     logger.info("command: benchmark_model.py %s", " ".join(argv or []))
     logger.info("machine: %s, %s, torch %s, threads %d, device %s", platform.node(), platform.processor()
                 or platform.machine(), torch.__version__, args.threads, args.device)
-    results = {name: bench(name, args) for name in args.models}
-    ref = results.get("resnet50")
-    if ref:
-        for row in results.values():
-            for key in [k for k in row if k.endswith("_s")]:
-                row[key[:-2] + "_ratio"] = row[key] / ref[key]
-    logger.info("batch %d, %dx%d, %d threads; latencies are medians in seconds, ratios to ResNet-50\n%s",
+    results = {}
+    for name in args.models:
+        logger.info("measuring %s", name)
+        results[name] = bench(name, args)
+    add_ratios(results)
+    logger.info("batch %d, %dx%d, %d threads; latencies are medians in seconds; x R50-tv: ratio to "
+                "torchvision's ResNet-50 (last stride 2), x R50-reid: to the toolbox's (last stride 1)\n%s",
                 args.batch, args.size[0], args.size[1], args.threads, format_table(results))
     if args.json:
         with open(args.json, "w") as f:

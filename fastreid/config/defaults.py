@@ -27,6 +27,10 @@ _C.MODEL = CN()
 _C.MODEL.DEVICE = "auto"
 # Registered meta-architecture (META_ARCH registry).
 _C.MODEL.META_ARCHITECTURE = "Baseline"
+# Train (and evaluate) with the weights in channels_last memory format: on the CPU a training step of
+# MSINet / OSNet is faster this way (tools/benchmark_model.py measures it); the same losses and
+# gradients within float tolerance. Inference uses channels_last on the CPU whatever this says.
+_C.MODEL.CHANNELS_LAST = False
 # Checkpoint to load before training or for --eval-only ("" = none).
 _C.MODEL.WEIGHTS = ""
 # Per-channel mean / std on the 0..255 scale; the model normalises raw RGB input with them.

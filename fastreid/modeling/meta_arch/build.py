@@ -9,6 +9,7 @@ tensor in eval mode; it returns a ``Dict[str, Tensor]`` of loss terms in trainin
 
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
 
 from fastreid.utils.registry import Registry
@@ -20,10 +21,12 @@ META_ARCH_REGISTRY.__doc__ = __doc__
 
 
 def build_model(cfg) -> nn.Module:
-    """Build ``cfg.MODEL.META_ARCHITECTURE`` on ``cfg.MODEL.DEVICE`` ("auto": a GPU when visible);
-    loads no weights."""
+    """Build ``cfg.MODEL.META_ARCHITECTURE`` on ``cfg.MODEL.DEVICE`` ("auto": a GPU when visible), in
+    channels_last memory format when ``MODEL.CHANNELS_LAST``; loads no weights."""
     from fastreid.utils.env import resolve_device
 
     device = resolve_device(cfg.MODEL.DEVICE)  # checked before building: a bad device fails at once
     model = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)(cfg)
+    if cfg.MODEL.CHANNELS_LAST:  # 4-d weights only; convolutions then produce channels_last activations
+        return model.to(device, memory_format=torch.channels_last)
     return model.to(device)
