@@ -17,13 +17,12 @@ from .build import (
 from .common import CommDataset
 from .data_utils import CorruptImageError, read_image
 from .datasets import DATASET_REGISTRY, DatasetLayoutError, EmptyTestSetError, ImageDataset
-from .search_split import split_search_identities
 from .synthetic import SyntheticSpec, generate_synthetic_reid
 from .transforms import build_transforms
 
 __all__ = [
     "build_reid_train_loader", "build_reid_test_loader", "build_dataset", "dataset_root", "fast_batch_collator",
     "TrainLoader", "CommDataset", "read_image", "CorruptImageError", "DATASET_REGISTRY", "DatasetLayoutError",
-    "EmptyTestSetError", "ImageDataset", "split_search_identities", "SyntheticSpec", "generate_synthetic_reid",
+    "EmptyTestSetError", "ImageDataset", "SyntheticSpec", "generate_synthetic_reid",
     "build_transforms",
 ]

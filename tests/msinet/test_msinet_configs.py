@@ -75,6 +75,21 @@ def test_cross_domain_and_sam_variants_differ_where_the_paper_says():
     assert soft.MODEL.SAM.SOFTMAX and soft.MODEL.SAM.MODE == "separated_pam"
 
 
+def test_vehicleid_yamls_test_as_the_authors_code_does():
+    vid = [p for p in YAMLS if "projects" in p.parts and "vehicleid" in p.name.lower()]
+    assert len(vid) >= 10
+    for path in vid:
+        cfg = _load(path)
+        assert tuple(cfg.DATASETS.TESTS) == ("LargeVehicleID",) and cfg.TEST.REPEATS == 1, path.name
+
+
+def test_the_authors_search_yaml_runs_the_authors_loop():
+    cfg = _load(REPO / "projects/MSINet/configs/Search/msmt17_authors_zero_memory.yml")
+    assert (cfg.SEARCH.PROTOCOL, list(cfg.SEARCH.ARCH_STEPS), cfg.SEARCH.MEMORY_INIT) == \
+        ("authors", [150, 225, 350], "zero")
+    assert _load(REPO / "projects/MSINet/configs/Search/msmt17.yml").SEARCH.PROTOCOL == "paper"
+
+
 @pytest.mark.parametrize("path", [p for p in YAMLS if "projects" not in p.parts][:2] or [None])
 def test_msinet_backbone_plugs_into_the_toolbox_configs(path):
     if path is None:

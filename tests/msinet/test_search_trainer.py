@@ -63,7 +63,11 @@ def test_split_ratios_follow_the_search_keys(data_root, tmp_path):
     assert len(train) + len(valid) == 712
     train, valid = search_splits(make_cfg(data_root, tmp_path, "SEARCH.TRAIN_RATIO", "1.0",
                                           "SEARCH.VALID_RATIO", "1.0"))
-    assert train == valid  # "overlap" schemes: the same identities and images on both sides
+    # "overlap" schemes: the same identities on both sides, each identity's images divided (the paper)
+    assert {t[1] for t in train} == {v[1] for v in valid} and not {t[0] for t in train} & {v[0] for v in valid}
+    assert len(train) + len(valid) == 712
+    train, valid = search_splits(make_cfg(data_root, tmp_path, "SEARCH.PROTOCOL", "authors"))
+    assert len({t[1] for t in train}) == 36 and len({v[1] for v in valid}) == 48  # 60 // 5 = 12: 36, 48
 
 
 def _params(model):
@@ -217,3 +221,83 @@ def test_ddp_keeps_alphas_memories_and_weights_identical_on_every_rank(data_root
     assert r0 == r1
     assert torch.tensor(r0["train_memory"]).abs().sum() > 0
     assert (tmp_path / "genotype.yaml").is_file()
+
+
+def _recording(batches, log):
+    """Wrap an EpochBatches so that every batch it hands out is also appended to ``log``."""
+    original = batches.next
+
+    def next_batch(epoch):
+        batch = original(epoch)
+        log.append(batch)
+        return batch
+
+    batches.next = next_batch
+
+
+def _authors_reference_parts(cfg, initial_state):
+    """Model (from ``initial_state``), weight SGD, alpha's Adam and zero memories for the reference loop."""
+    from msinet.memory import TwinMemory
+
+    model = build_model(cfg)
+    model.load_state_dict(initial_state)
+    model.train()
+    weights = SearchTrainer.build_optimizer(cfg, model)
+    s = cfg.SEARCH
+    alpha = torch.optim.Adam(model.arch_parameters(), lr=s.ARCH_LR, betas=tuple(s.ARCH_BETAS),
+                             weight_decay=s.ARCH_WEIGHT_DECAY)
+    num = {k: len({it[1] for it in items}) for k, items in zip(("train", "valid"), search_splits(cfg))}
+    memories = {k: TwinMemory(n, model.feat_dim, temperature=s.TEMPERATURE, momentum=s.MEMORY_MOMENTUM)
+                for k, n in num.items()}
+    return model, weights, alpha, memories
+
+
+def test_the_authors_protocol_runs_the_authors_loop(data_root, tmp_path):
+    opts = ["SEARCH.PROTOCOL", "authors", "SEARCH.MEMORY_INIT", "zero", "SOLVER.ITERS_PER_EPOCH", "3",
+            "SOLVER.STEPS", "[100]", "SEARCH.ARCH_STEPS", "[1]", "SEARCH.ARCH_LR", "0.05"]
+    cfg = make_cfg(data_root, tmp_path / "trainer", *opts)
+    trainer = QuietSearchTrainer(cfg)
+    initial = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    arch_hook = next(h for h in trainer._hooks if type(h).__name__ == "ArchitectStep")
+    train_log, valid_log = [], []
+    _recording(trainer._train_batches, train_log)
+    _recording(arch_hook.batches, valid_log)
+    trainer.train()
+    assert len(train_log) == len(valid_log) == 6  # a valid batch is drawn at every iteration, used or not
+
+    # the authors' loop written from its description (msinet-facts.md), not from the trainer: per
+    # iteration clear the weights' gradients; from the second iteration of an epoch on, an Adam step on
+    # alpha with the valid loss, whose gradient also stays in the weights; then the train loss's
+    # gradient is added and SGD steps the weights; alpha's LR decays 10x at the epochs of
+    # SEARCH.ARCH_STEPS; each memory takes its batch's features after its loss
+    model, weights, alpha, memories = _authors_reference_parts(cfg, initial)
+    for it, (tb, vb) in enumerate(zip(train_log, valid_log)):
+        epoch, i = divmod(it, 3)
+        if i == 0 and epoch in cfg.SEARCH.ARCH_STEPS:
+            for g in alpha.param_groups:
+                g["lr"] *= 0.1
+        weights.zero_grad()
+        if i > 0:
+            alpha.zero_grad()
+            features = model(vb)["features"]
+            memories["valid"].loss(features, vb["targets"]).backward()
+            alpha.step()
+            memories["valid"].update(features.detach(), vb["targets"])
+        features = model(tb)["features"]
+        memories["train"].loss(features, tb["targets"]).backward()
+        weights.step()
+        memories["train"].update(features.detach(), tb["targets"])
+
+    got = dict(trainer.model.named_parameters())
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(got[name], p, rtol=1e-5, atol=1e-6, msg=name)
+    for split in ("train", "valid"):
+        torch.testing.assert_close(getattr(trainer, f"{split}_objective").memory.slots, memories[split].slots,
+                                   rtol=1e-5, atol=1e-6)
+    assert trainer.arch_optimizer.param_groups[0]["lr"] == pytest.approx(0.005)
+
+    # the paper's protocol on the same data is a different loop: it must not match the reference
+    paper = QuietSearchTrainer(make_cfg(data_root, tmp_path / "paper", *opts[:2], *opts[4:]))
+    paper.train()
+    differs = [n for n, p in paper.model.named_parameters() if not torch.allclose(p, got[n], rtol=1e-5, atol=1e-6)]
+    assert "backbone.alpha" in differs and len(differs) > 10

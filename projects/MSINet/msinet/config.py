@@ -52,6 +52,15 @@ def add_msinet_config(cfg: CN) -> None:
     _C.SEARCH = CN()
     # Run the architecture search (projects/MSINet/train_net.py then uses the SearchTrainer).
     _C.SEARCH.ENABLED = False
+    # How the search loop runs where the paper and the authors' code differ: "paper" (a weight step on
+    # the training loss only; alpha's Adam follows the SOLVER schedule; identity boundaries
+    # ceil(ratio x P)) or "authors" (as the authors' searcher runs: the weights' step uses the
+    # validation loss's gradient plus the training loss's, alpha's Adam decays 10x at the epochs of
+    # SEARCH.ARCH_STEPS without warm-up, no architecture step at the first iteration of an epoch, and
+    # the identity split rounds on P // 5 with floor halves). See projects/MSINet/README.md.
+    _C.SEARCH.PROTOCOL = "paper"
+    # Epochs at which alpha's learning rate decays 10x under PROTOCOL "authors" (their MultiStepLR).
+    _C.SEARCH.ARCH_STEPS = [150, 225, 350]
     # Search scheme (paper Fig. 5 a, supplement Sec. 9): "tcm" (Twins Contrastive Mechanism: one
     # contrastive memory per split) or "softmax" (MSINet-S: one linear classifier + cross entropy on
     # both splits; needs identical identities, i.e. TRAIN_RATIO = VALID_RATIO = 1.0).

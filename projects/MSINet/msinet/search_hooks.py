@@ -78,24 +78,32 @@ class ArchitectStep(HookBase):
         batches: source of validation batches (:class:`EpochBatches`).
         objective: the validation split's objective (valid memory for TCM).
         start_iter: first global iteration with an architecture step (the authors skip the first).
+        skip_epoch_start: no architecture step at the first iteration of every epoch (the authors' loop).
+        weight_optimizer: when given (the authors' loop), the weights' gradients are cleared before the
+            architecture step and the validation loss's gradient is left in them for the weight step,
+            which adds the training loss's; when None (the paper), backpropagation stops at alpha.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-                 batches: EpochBatches, objective: SearchObjective, start_iter: int = 1) -> None:
+                 batches: EpochBatches, objective: SearchObjective, start_iter: int = 1,
+                 skip_epoch_start: bool = False, weight_optimizer: Optional[torch.optim.Optimizer] = None) -> None:
         self.model = model
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.batches = batches
         self.objective = objective
         self.start_iter = int(start_iter)
+        self.skip_epoch_start = bool(skip_epoch_start)
+        self.weight_optimizer = weight_optimizer
 
     def step(self, batch: Mapping[str, torch.Tensor]) -> float:
         """Architecture step on ``batch``; returns the loss.
 
-        Backpropagation stops at the architecture parameters (no weight gradients are computed,
-        which saves the weight-gradient half of the backward). Under DDP that backward runs outside
-        the reducer (``no_sync``) and alpha's gradient is averaged over the processes explicitly, as
-        DDP averages the weights' gradients.
+        Without a ``weight_optimizer`` backpropagation stops at the architecture parameters (no weight
+        gradients are computed, which saves the weight-gradient half of the backward); with one the
+        weights' gradients accumulate for the weight step. Under DDP that backward runs outside the
+        reducer (``no_sync``; accumulated weight gradients are averaged with the weight step's) and
+        alpha's gradient is averaged over the processes explicitly, as DDP averages the weights'.
         """
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         self.optimizer.zero_grad(set_to_none=True)
@@ -105,7 +113,7 @@ class ArchitectStep(HookBase):
             loss = self.objective.loss(outputs, batch["targets"])
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(f"architecture loss became non-finite: {float(loss.detach())}")
-            loss.backward(inputs=params)
+            loss.backward(inputs=None if self.weight_optimizer is not None else params)
         if ddp:
             world = dist.get_world_size()
             for p in params:
@@ -118,7 +126,9 @@ class ArchitectStep(HookBase):
     def before_step(self) -> None:
         t = self.trainer
         batch = self.batches.next(t.epoch)  # drawn every iteration, as the authors' loop does
-        if t.iter < self.start_iter:
+        if self.weight_optimizer is not None:
+            self.weight_optimizer.zero_grad(set_to_none=True)
+        if t.iter < self.start_iter or (self.skip_epoch_start and t.iter % t.iters_per_epoch == 0):
             return
         loss = self.step(batch)
         value = comm.reduce_dict({"arch_loss": torch.tensor(loss)})["arch_loss"]

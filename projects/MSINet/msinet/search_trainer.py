@@ -2,7 +2,7 @@
 
 ``projects/MSINet/train_net.py`` uses it when SEARCH.ENABLED. It is a ``DefaultTrainer`` whose
 - training set is the *train* part of the identity split (SEARCH.TRAIN_RATIO / VALID_RATIO, see
-  ``fastreid.data.split_search_identities``); a second loader serves the *valid* part;
+  ``msinet.search_split``); a second loader serves the *valid* part;
 - model is the config's meta-architecture (``SearchBaseline`` over ``msinet_supernet``); the weight
   optimizer and schedule are the toolbox's (SOLVER.*: SGD lr 0.025 in the paper), alpha is left to
   an Adam of its own (SEARCH.ARCH_*) on the same schedule shape;
@@ -32,9 +32,12 @@ from fastreid.utils.errors import ConfigValueError
 from .search_hooks import ArchitectStep, EpochBatches, GenotypeLogger, MemoryRefresh
 from .search_objectives import SEARCH_SCHEMES, SearchObjective, build_objective
 
-__all__ = ["SearchTrainer", "build_arch_optimizer", "check_search_cfg", "search_splits", "weight_step"]
+__all__ = ["SearchTrainer", "SEARCH_PROTOCOLS", "build_arch_optimizer", "check_search_cfg",
+           "search_splits", "weight_step"]
 
 logger = logging.getLogger(__name__)
+
+SEARCH_PROTOCOLS = ("paper", "authors")
 
 
 def check_search_cfg(cfg) -> None:
@@ -49,18 +52,26 @@ def check_search_cfg(cfg) -> None:
                          f"SEARCH.TRAIN_RATIO = SEARCH.VALID_RATIO = 1.0; got {s.TRAIN_RATIO} / {s.VALID_RATIO}")
     if s.MEMORY_INIT not in ("centroid", "zero"):
         raise ConfigValueError(f"SEARCH.MEMORY_INIT: {s.MEMORY_INIT!r}; expected centroid or zero")
+    if s.PROTOCOL not in SEARCH_PROTOCOLS:
+        raise ConfigValueError(f"SEARCH.PROTOCOL: {s.PROTOCOL!r}; expected one of {', '.join(SEARCH_PROTOCOLS)}")
+    steps = list(s.ARCH_STEPS)
+    if any(int(e) != e or e < 1 for e in steps) or steps != sorted(steps):
+        raise ConfigValueError(f"SEARCH.ARCH_STEPS: {steps}; expected increasing whole epochs >= 1")
 
 
 def search_splits(cfg) -> Tuple[list, list]:
     """(train_items, valid_items) of the search: the training set of DATASETS.NAMES split by identity."""
-    from fastreid.data import build_dataset, split_search_identities
+    from fastreid.data import build_dataset
     from fastreid.data.data_utils import drop_unreadable
+
+    from .search_split import split_search_identities
 
     items = [it for name in cfg.DATASETS.NAMES
              for it in build_dataset(cfg, name, combineall=cfg.DATASETS.COMBINEALL).train]
     if cfg.DATASETS.SKIP_CORRUPT:
         items = drop_unreadable(items, "training set")
-    train, valid = split_search_identities(items, cfg.SEARCH.TRAIN_RATIO, cfg.SEARCH.VALID_RATIO)
+    rounding = "authors" if cfg.SEARCH.PROTOCOL == "authors" else "paper"
+    train, valid = split_search_identities(items, cfg.SEARCH.TRAIN_RATIO, cfg.SEARCH.VALID_RATIO, rounding)
     logger.info("Search split %.0f%% - %.0f%%: train %d images of %d identities, valid %d images of %d",
                 100 * cfg.SEARCH.TRAIN_RATIO, 100 * cfg.SEARCH.VALID_RATIO, len(train),
                 len({t[1] for t in train}), len(valid), len({v[1] for v in valid}))
@@ -91,15 +102,17 @@ def build_arch_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
 
 
 def weight_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: SearchObjective,
-                batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+                batch: Mapping[str, torch.Tensor], zero_grad: bool = True) -> torch.Tensor:
     """One weight step: forward ``batch``, the split's objective, backward, ``optimizer`` step (weights
     only; alpha's gradient is left for the next architecture step to clear), then the objective's
-    after-step (memory update). Returns the detached loss."""
+    after-step (memory update). ``zero_grad=False`` adds this loss's gradient to what the weights
+    already hold (the authors' loop: the validation loss's). Returns the detached loss."""
     outputs = model(batch)
     loss = objective.loss(outputs, batch["targets"])
     if not torch.isfinite(loss):
         raise TrainingDivergedError(f"search weight loss became non-finite: {float(loss.detach())}")
-    optimizer.zero_grad(set_to_none=True)
+    if zero_grad:
+        optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     objective.after_step(outputs, batch["targets"])
@@ -148,6 +161,16 @@ class SearchTrainer(DefaultTrainer):
         return DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=num_workers(cfg),
                           collate_fn=fast_batch_collator)
 
+    @classmethod
+    def build_arch_scheduler(cls, cfg, optimizer: torch.optim.Optimizer, iters_per_epoch: int):
+        """alpha's learning-rate schedule, stepped every iteration. PROTOCOL "paper": the weights'
+        schedule shape (the paper: alpha decays "at the same pace"). "authors": 10x decays at the
+        epochs of SEARCH.ARCH_STEPS, no warm-up (their per-epoch MultiStepLR, in iterations)."""
+        if cfg.SEARCH.PROTOCOL == "authors":
+            milestones = [int(e) * iters_per_epoch for e in cfg.SEARCH.ARCH_STEPS]
+            return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
+        return cls.build_lr_scheduler(cfg, optimizer, iters_per_epoch)
+
     # ------------------------------------------------------------------ search parts
     def _setup_search(self) -> None:
         cfg = self.cfg
@@ -163,7 +186,7 @@ class SearchTrainer(DefaultTrainer):
         self.valid_objective = build_objective(cfg, num_valid, net.feat_dim, device)
         self.valid_loader = self._split_loader(_valid_seed_cfg(cfg), valid_items)
         self.arch_optimizer = build_arch_optimizer(cfg, net)
-        self.arch_scheduler = self.build_lr_scheduler(cfg, self.arch_optimizer, self.iters_per_epoch)
+        self.arch_scheduler = self.build_arch_scheduler(cfg, self.arch_optimizer, self.iters_per_epoch)
         self._train_batches = EpochBatches(self.data_loader)
         self._split_items = {"train": train_items, "valid": valid_items}
         extra = {"arch_optimizer": self.arch_optimizer, "arch_scheduler": self.arch_scheduler}
@@ -181,8 +204,10 @@ class SearchTrainer(DefaultTrainer):
         genotype_log = GenotypeLogger(self.model, net.backbone.op_names, cfg.OUTPUT_DIR,
                                       cfg.SEARCH.GENOTYPE_PERIOD)
         self.checkpointer.checkpointables["genotype_log"] = genotype_log
+        authors = cfg.SEARCH.PROTOCOL == "authors"
         arch = ArchitectStep(self.model, self.arch_optimizer, self.arch_scheduler, EpochBatches(self.valid_loader),
-                             self.valid_objective, cfg.SEARCH.ARCH_START_ITER)
+                             self.valid_objective, cfg.SEARCH.ARCH_START_ITER, skip_epoch_start=authors,
+                             weight_optimizer=self.optimizer if authors else None)
         ret.insert(1, arch)
         if self.train_objective.memory is not None:
             memories = {"train": self.train_objective.memory, "valid": self.valid_objective.memory}
@@ -204,7 +229,8 @@ class SearchTrainer(DefaultTrainer):
         batch = self._train_batches.next(self.epoch)
         data_time = time.perf_counter() - start
         try:
-            loss = weight_step(self.model, self.optimizer, self.train_objective, batch)
+            loss = weight_step(self.model, self.optimizer, self.train_objective, batch,
+                               zero_grad=self.cfg.SEARCH.PROTOCOL != "authors")
         except FloatingPointError as e:
             raise TrainingDivergedError(f"{e} (iteration {self.iter}, epoch {self.epoch})") from None
         value = comm.reduce_dict({"train_loss": loss})["train_loss"]
