@@ -148,3 +148,46 @@ def test_command_line_tool_writes_a_loadable_checkpoint(tmp_path, msinet_cfg):
     subprocess.run([sys.executable, str(tool), str(src), str(dst)], check=True, capture_output=True)
     converted = extract_state_dict(torch.load(dst, map_location="cpu"))
     build_model(_cfg(msinet_cfg, sam=False)).load_state_dict(converted, strict=True)
+
+
+def test_an_authors_imagenet_file_loads_its_backbone_and_reports_the_rest_with_counts(msinet_cfg, tmp_path, caplog):
+    import logging
+
+    from fastreid.modeling.backbones import build_backbone
+
+    official = _official_state("official-msinet-state-dict.tsv")
+    backbone_keys = [k for k in official if k.startswith(("conv1.", "cells."))]
+    # an ImageNet file in the authors' layout: their backbone plus a 1000-class classifier (no ReID neck)
+    imagenet = {k: official[k] for k in backbone_keys}
+    imagenet.update({"classifier.weight": torch.zeros(1000, 512), "classifier.bias": torch.zeros(1000)})
+    path = tmp_path / "msinet_imagenet.pth.tar"
+    torch.save({"state_dict": {"module." + k: v for k, v in imagenet.items()}}, path)
+    msinet_cfg.MODEL.BACKBONE.PRETRAIN, msinet_cfg.MODEL.BACKBONE.PRETRAIN_PATH = True, str(path)
+    with caplog.at_level(logging.INFO):
+        backbone = build_backbone(msinet_cfg)
+    own = backbone.state_dict()
+    assert len(own) == len(backbone_keys)  # every tensor of our backbone has an authors' counterpart ...
+    torch.testing.assert_close(own["stem.0.conv.weight"], official["conv1.conv.weight"])
+    reports = [r for r in caplog.records if "tensors of MSINet loaded" in r.getMessage()]
+    assert len(reports) == 1 and reports[0].levelno == logging.WARNING
+    message = reports[0].getMessage()
+    # ... all of them load; the ImageNet classifier is reported, counted and named
+    assert f"{len(own)} of the {len(own)} tensors of MSINet loaded" in message
+    assert "2 file tensors the model has no name for: classifier.weight, classifier.bias" in message
+    assert "keep their initialisation" not in message
+
+
+def test_our_own_backbone_file_loads_silently_at_info(msinet_cfg, tmp_path, caplog):
+    import logging
+
+    from fastreid.modeling.backbones import build_backbone
+
+    torch.manual_seed(1)
+    path = tmp_path / "ours.pth"
+    torch.save(build_backbone(msinet_cfg).state_dict(), path)
+    msinet_cfg.MODEL.BACKBONE.PRETRAIN, msinet_cfg.MODEL.BACKBONE.PRETRAIN_PATH = True, str(path)
+    with caplog.at_level(logging.INFO):
+        build_backbone(msinet_cfg)
+    reports = [r for r in caplog.records if "tensors of MSINet loaded" in r.getMessage()]
+    assert len(reports) == 1 and reports[0].levelno == logging.INFO
+    assert "every tensor matched by name and shape" in reports[0].getMessage()

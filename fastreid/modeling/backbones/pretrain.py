@@ -10,8 +10,9 @@ scratch) or ``MODEL.BACKBONE.PRETRAIN_PATH <file>``. Nothing else is ever downlo
 
 ``load_pretrained_weights`` is the one loader for every backbone: it reads a ``.pth`` file (a bare
 state_dict or one stored under ``"state_dict"`` / ``"model"``) with ``weights_only=True``, strips a
-``module.`` prefix left by DataParallel, drops tensors whose shape does not match, loads the rest, and
-logs the missing and unexpected keys.
+``module.`` prefix left by DataParallel, optionally renames keys (another layout), loads every tensor
+whose name and shape match, and reports the counts in one line (WARNING with the names when anything
+was skipped or left missing).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 import re
 import urllib.error
 import urllib.parse
-from typing import Dict, Iterable, List, NamedTuple, Optional
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
@@ -97,12 +98,23 @@ def _state_dict_of(obj) -> Dict[str, torch.Tensor]:
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
 
 
+def _names(keys: List[str], limit: int = 8) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... {len(keys) - limit} more" if len(keys) > limit else "")
+
+
 def load_pretrained_weights(model: nn.Module, path: str, *, key_name: str = "MODEL.BACKBONE.PRETRAIN_PATH",
-                            ignore_prefixes: Iterable[str] = ()) -> LoadReport:
+                            ignore_prefixes: Iterable[str] = (),
+                            convert: Optional[Callable[[Dict[str, torch.Tensor]], Dict[str, torch.Tensor]]] = None,
+                            ) -> LoadReport:
     """Load the weights in ``path`` into ``model`` (non-strict, reported) and return what did not match.
 
+    The rule is the authors' and fast-reid's: every tensor whose name and shape match is loaded.
     ``key_name`` is the config key the path came from, named in errors. File keys starting with one of
-    ``ignore_prefixes`` (e.g. an ImageNet classifier ``"fc."``) are dropped silently.
+    ``ignore_prefixes`` (e.g. an ImageNet classifier ``"fc."``) are dropped and counted as ignored.
+    ``convert`` renames the file's keys to the model's first (e.g. the authors' MSINet layout). One line
+    reports the counts: at INFO when every tensor on both sides matched, else at WARNING with the
+    names of the skipped and missing tensors.
     """
     if not path:
         raise ConfigValueError(f"{key_name} is empty; expected {_WAYS_ON}")
@@ -111,20 +123,33 @@ def load_pretrained_weights(model: nn.Module, path: str, *, key_name: str = "MOD
         raise FileNotFoundError(f"{key_name}: '{path}' does not exist; expected a local .pth file or a URL, or "
                                 "MODEL.BACKBONE.PRETRAIN False")
     state = _state_dict_of(load_torch_file(path, key_name))
+    if convert is not None:
+        state = convert(state)
     prefixes = tuple(ignore_prefixes)
-    state = {k: v for k, v in state.items() if not (prefixes and k.startswith(prefixes))}
+    ignored = [k for k in state if prefixes and k.startswith(prefixes)]
+    state = {k: v for k, v in state.items() if k not in set(ignored)}
     own = model.state_dict()
     mismatched = [k for k, v in state.items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
+    shapes = {k: (tuple(state[k].shape), tuple(own[k].shape)) for k in mismatched}
     for k in mismatched:
-        logger.warning("%s: skipping '%s': shape %s in file, %s in model", key_name, k,
-                       tuple(state[k].shape), tuple(own[k].shape))
         del state[k]
     result = model.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if k not in mismatched]
     report = LoadReport(missing, list(result.unexpected_keys), mismatched)
-    logger.info("Loaded %d tensors from %s into %s", len(state), path, type(model).__name__)
-    if report.missing:
-        logger.warning("Keys of the model missing from %s: %s", path, ", ".join(report.missing))
+    loaded = len(state) - len(report.unexpected)
+    line = (f"{key_name}: {loaded} of the {len(own)} tensors of {type(model).__name__} loaded from {path}"
+            + (f" ({len(ignored)} file tensors under {', '.join(prefixes)} ignored)" if ignored else ""))
+    if not (report.missing or report.unexpected or report.mismatched):
+        logger.info("%s; every %stensor matched by name and shape", line, "other " if ignored else "")
+        return report
+    parts = [line]
+    if report.mismatched:
+        parts.append(f"{len(mismatched)} with another shape (file -> model): "
+                     + _names([f"{k} {shapes[k][0]} -> {shapes[k][1]}" for k in mismatched]))
     if report.unexpected:
-        logger.warning("Keys in %s the model does not use: %s", path, ", ".join(report.unexpected))
+        parts.append(f"{len(report.unexpected)} file tensors the model has no name for: {_names(report.unexpected)}")
+    if report.missing:
+        parts.append(f"{len(report.missing)} model tensors not in the file keep their initialisation: "
+                     f"{_names(report.missing)}")
+    logger.warning("; ".join(parts))
     return report

@@ -85,14 +85,17 @@ def _convert_backbone_key(key: str) -> str:
     raise KeyError(key)
 
 
-def convert_backbone_state_dict(state: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Convert the backbone keys only (e.g. the authors' ImageNet weights); other keys are skipped."""
+def convert_backbone_state_dict(state: Mapping[str, torch.Tensor], keep_others: bool = False) -> Dict[str, torch.Tensor]:
+    """Convert the backbone keys only (e.g. the authors' ImageNet weights); other keys (their head or
+    ImageNet classifier) are dropped, or kept under their own names with ``keep_others`` (so that a
+    loader can report them as unused)."""
     out = {}
     for k, v in state.items():
         try:
             out[_convert_backbone_key(k)] = v
         except KeyError:
-            continue
+            if keep_others:
+                out[k] = v
     return out
 
 

@@ -115,24 +115,16 @@ def build_msinet_backbone(cfg) -> MSINet:
 
 
 def _load_pretrained(model: MSINet, path: str) -> None:
-    """Load ImageNet weights (ours, or the authors' layout converted on the fly); report what is left."""
-    import os
+    """Load ImageNet weights, ours or the authors' layout (renamed on the fly: ``conv1`` and ``cells.*``
+    become the stem, stages and transitions); every tensor whose name and shape then match is loaded,
+    the rest is reported with counts (see ``load_pretrained_weights``)."""
+    from fastreid.modeling.backbones.pretrain import load_pretrained_weights, resolve_pretrain_path
 
-    from fastreid.modeling.backbones.pretrain import resolve_pretrain_path
-    from fastreid.utils.checkpoint import load_torch_file
+    from .convert import convert_backbone_state_dict
 
-    from .convert import convert_backbone_state_dict, extract_state_dict
+    def to_ours(state):
+        return convert_backbone_state_dict(state, keep_others=True) if any(k.startswith("cells.") for k in state) \
+            else state
 
     path = resolve_pretrain_path(path, "msinet")  # the authors' weights are on a file-sharing drive
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"MODEL.BACKBONE.PRETRAIN_PATH: {path!r} is not a file; expected the ImageNet "
-                                "checkpoint (ours or the authors'), or MODEL.BACKBONE.PRETRAIN False")
-    state = extract_state_dict(load_torch_file(path, "MODEL.BACKBONE.PRETRAIN_PATH"))
-    if any(k.startswith("cells.") for k in state):
-        state = convert_backbone_state_dict(state)
-    own = model.state_dict()
-    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    result = model.load_state_dict(usable, strict=False)
-    skipped = sorted(set(state) - set(usable))
-    logger.info("MSINet ImageNet weights from %s: %d tensors loaded; missing %s; not used %s",
-                path, len(usable), result.missing_keys, skipped)
+    load_pretrained_weights(model, path, convert=to_ours)
