@@ -30,9 +30,9 @@ from fastreid.config import get_cfg
 from fastreid.modeling.meta_arch.build import build_model
 from msinet.config import add_msinet_config
 from msinet.memory import TwinMemory
-from msinet.search_hooks import ArchitectStep
 from msinet.search_objectives import ContrastiveObjective
-from msinet.search_trainer import build_arch_optimizer, weight_step
+from msinet.search_step import ArchitectStep, weight_step
+from msinet.search_trainer import build_arch_optimizer
 
 logger = logging.getLogger("benchmark_search")
 
@@ -61,7 +61,7 @@ def build_search(device: str, num_classes: int):
         mem = TwinMemory(num_classes, model.feat_dim).to(device)
         mem.initialize(torch.nn.functional.normalize(torch.randn(num_classes, model.feat_dim), dim=1))
         memories.append(ContrastiveObjective(mem))
-    arch = ArchitectStep(model, build_arch_optimizer(cfg, model), None, None, memories[1])
+    arch = ArchitectStep(model, build_arch_optimizer(cfg, model), memories[1])
     return model, build_optimizer(cfg, model), arch, memories[0]
 
 

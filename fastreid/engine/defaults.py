@@ -152,9 +152,8 @@ class DefaultTrainer(TrainerBase):
         model = self.build_model(cfg)
         optimizer = self.build_optimizer(cfg, model)
         model = self._wrap_ddp(model)
-        trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
-        self._trainer = trainer_cls(model, data_loader, optimizer)
         self.iters_per_epoch = self._iters_per_epoch(cfg, data_loader)
+        self._trainer = self.build_train_step(cfg, model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer, self.iters_per_epoch)
         self.checkpointer = Checkpointer(
             unwrap_model(model), cfg.OUTPUT_DIR, save_to_disk=comm.is_main_process(), optimizer=optimizer,
@@ -185,6 +184,11 @@ class DefaultTrainer(TrainerBase):
     @property
     def model(self) -> nn.Module:
         return self._trainer.model
+
+    @property
+    def train_step(self) -> SimpleTrainer:
+        """The per-iteration step built by ``build_train_step``."""
+        return self._trainer
 
     @property
     def data_loader(self):
@@ -281,7 +285,7 @@ class DefaultTrainer(TrainerBase):
 
     def run_step(self) -> None:
         t = self._trainer
-        t.iter, t.epoch, t.storage = self.iter, self.epoch, self.storage
+        t.iter, t.epoch, t.storage, t.iters_per_epoch = self.iter, self.epoch, self.storage, self.iters_per_epoch
         t.run_step()
 
     # ------------------------------------------------------------------ hooks
@@ -373,6 +377,14 @@ class DefaultTrainer(TrainerBase):
         from fastreid.solver import build_lr_scheduler
 
         return build_lr_scheduler(cfg, optimizer, iters_per_epoch)
+
+    def build_train_step(self, cfg, model: nn.Module, data_loader, optimizer: torch.optim.Optimizer) -> SimpleTrainer:
+        """The per-iteration step (detectron2's trainer / ``run_step`` split): a ``SimpleTrainer`` (an
+        ``AMPTrainer`` with SOLVER.AMP.ENABLED) over the built model, loader and optimizer. Override it
+        for another step (the MSINet search returns its architecture + weight step); it may read
+        ``self.iters_per_epoch``; schedule, checkpointer and hooks are built after it."""
+        trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
+        return trainer_cls(model, data_loader, optimizer)
 
     @classmethod
     def build_train_loader(cls, cfg):

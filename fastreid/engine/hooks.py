@@ -6,6 +6,7 @@ import datetime
 import logging
 import math
 import time
+import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
@@ -88,16 +89,21 @@ class IterationTimer(HookBase):
 
 
 class LRScheduler(HookBase):
-    """Records the LR used by each step ("lr", largest group) and steps the scheduler once per step."""
+    """Records the LR used by each step (as ``name``, largest group) and steps the scheduler once per
+    step, whether or not the optimizer stepped in it (an optimizer that skips an iteration on purpose,
+    as the search's architecture step does, keeps its schedule aligned with the iterations)."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, scheduler) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer, scheduler, name: str = "lr") -> None:
         self._optimizer = optimizer
         self._scheduler = scheduler
+        self._name = name
 
     def after_step(self):
         lr = max(g["lr"] for g in self._optimizer.param_groups)
-        self.trainer.storage.put_scalar("lr", lr, smoothing_hint=False)
-        self._scheduler.step()
+        self.trainer.storage.put_scalar(self._name, lr, smoothing_hint=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+            self._scheduler.step()
 
 
 def _bn_modules(model: nn.Module) -> List[nn.modules.batchnorm._BatchNorm]:

@@ -26,6 +26,7 @@ from typing import Dict, Iterator, List, Optional
 import torch
 import torch.nn as nn
 
+from fastreid.data.epoch_batches import EpochBatches
 from fastreid.utils import comm
 from fastreid.utils.errors import UserError
 from fastreid.utils.events import EventStorage
@@ -189,26 +190,13 @@ class TrainerBase:
         raise NotImplementedError
 
 
-def _sampler_with_set_epoch(loader):
-    """The object whose ``set_epoch(epoch)`` restarts the loader's stream at an epoch, or None.
-
-    Checked in order: the loader itself (fastreid's TrainLoader), its batch sampler, its sampler, the
-    batch sampler's sampler.
-    """
-    batch_sampler = getattr(loader, "batch_sampler", None)
-    candidates = (loader, batch_sampler, getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None))
-    for obj in candidates:
-        if obj is not None and callable(getattr(obj, "set_epoch", None)):
-            return obj
-    return None
-
-
 class SimpleTrainer(TrainerBase):
     """One optimisation step per iteration: ``loss_dict = model(batch)``, sum, backward, step.
 
-    Data: if the loader (or its batch sampler or sampler) has ``set_epoch(epoch)``, the data iterator is
-    re-created at each epoch start after calling it, so an epoch's batches depend only on the
-    sampler's seed and the epoch (exact resume). Otherwise one iterator runs for the whole training.
+    The step of a ``DefaultTrainer`` (its ``build_train_step``); a trainer with another per-iteration
+    step (the architecture search's) subclasses it and overrides ``run_step``, keeping the batches
+    (``_next_batch``, exact per-epoch restarts through :class:`~fastreid.data.epoch_batches.EpochBatches`),
+    the loss check (``_total``) and the metrics (``_write_metrics``).
     """
 
     def __init__(self, model: nn.Module, data_loader, optimizer: torch.optim.Optimizer) -> None:
@@ -217,19 +205,12 @@ class SimpleTrainer(TrainerBase):
         self.model = model
         self.data_loader = data_loader
         self.optimizer = optimizer
-        self._data_iter = None
-        self._data_epoch: Optional[int] = None
+        self._batches = EpochBatches(data_loader)
         self._first_loss: Optional[float] = None
         self._warned_growth = False
 
     def _next_batch(self):
-        sampler = _sampler_with_set_epoch(self.data_loader)
-        if self._data_iter is None or (sampler is not None and self._data_epoch != self.epoch):
-            if sampler is not None:
-                sampler.set_epoch(self.epoch)
-            self._data_iter = iter(self.data_loader)
-            self._data_epoch = self.epoch
-        return next(self._data_iter)
+        return self._batches.next(self.epoch)
 
     def run_step(self) -> None:
         assert self.model.training, "SimpleTrainer: the model was left in eval mode"

@@ -142,6 +142,16 @@ class Checkpointer:
         self.save_to_disk = save_to_disk
         self.checkpointables = {k: v for k, v in checkpointables.items() if v is not None}
 
+    def add(self, name: str, obj: Any) -> None:
+        """Save and restore ``obj`` (anything with ``state_dict`` / ``load_state_dict``) as ``name`` in
+        every checkpoint from now on; a trainer extension registers its own state this way."""
+        if not (callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict", None))):
+            raise TypeError(f"Checkpointer.add: '{name}' is a {type(obj).__name__}; expected an object with "
+                            "state_dict() and load_state_dict()")
+        if name == "model" or name in self.checkpointables:
+            raise ValueError(f"Checkpointer.add: '{name}' is already saved; expected a new name")
+        self.checkpointables[name] = obj
+
     # ------------------------------------------------------------------ saving
     def collect(self, **extra: Any) -> Dict[str, Any]:
         """The full state as a dict of CPU copies (safe to keep while training goes on)."""

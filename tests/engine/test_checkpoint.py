@@ -114,3 +114,28 @@ def test_a_strict_mismatch_names_counts_and_the_first_keys_only(tmp_path):
     msg = str(e.value)
     assert "missing keys (80, kept at init): 0.weight, 0.bias, 1.weight, 1.bias, 2.weight, ... (75 more)" in msg
     assert len(msg) < 400
+
+
+def test_an_object_added_to_the_checkpointer_is_saved_and_restored(tmp_path):
+    class Counter:
+        def __init__(self, n=0):
+            self.n = n
+
+        def state_dict(self):
+            return {"n": self.n}
+
+        def load_state_dict(self, state):
+            self.n = state["n"]
+
+    saver = Checkpointer(nn.Linear(2, 2), str(tmp_path))
+    saver.add("counter", Counter(7))
+    path = saver.save("model_0000")
+    loader = Checkpointer(nn.Linear(2, 2), str(tmp_path))
+    restored = Counter()
+    loader.add("counter", restored)
+    loader.load(path)
+    assert restored.n == 7
+    with pytest.raises(ValueError, match="'counter' is already saved"):
+        loader.add("counter", Counter())
+    with pytest.raises(TypeError, match="'bad' is a int; expected an object with state_dict"):
+        loader.add("bad", 3)

@@ -1,4 +1,5 @@
-"""Search hooks in isolation: the alternate-step order, memory refresh, genotype export and plot."""
+"""The search parts in isolation: architecture and weight steps, when alpha steps, memory refresh,
+genotype export and plot."""
 
 import json
 import types
@@ -9,12 +10,15 @@ import torch.nn.functional as F
 import yaml
 
 from fastreid.config import get_cfg
+from fastreid.data.epoch_batches import EpochBatches
 from fastreid.solver import build_optimizer
+from fastreid.utils.events import EventStorage
 from msinet.genotypes import resolve_genotype
 from msinet.memory import TwinMemory
-from msinet.search_hooks import ArchitectStep, EpochBatches, GenotypeLogger, MemoryRefresh
+from msinet.search_hooks import GenotypeLogger, MemoryRefresh
 from msinet.search_model import SearchBaseline
 from msinet.search_objectives import ContrastiveObjective
+from msinet.search_step import ArchitectStep, SearchStep
 from msinet.supernet import SEARCH_OPS, MSISupernet
 
 torch.set_num_threads(1)
@@ -48,7 +52,7 @@ def test_arch_step_changes_alpha_and_valid_memory_only():
     model = _model()
     valid_mem = _memory()
     arch_opt = torch.optim.Adam(model.arch_parameters(), lr=0.01, betas=(0.5, 0.999), weight_decay=1e-3)
-    hook = ArchitectStep(model, arch_opt, None, EpochBatches([_batch(1)]), ContrastiveObjective(valid_mem))
+    hook = ArchitectStep(model, arch_opt, ContrastiveObjective(valid_mem))
     before_w, before_a, before_m = _weights(model), model.backbone.alpha.detach().clone(), valid_mem.slots.clone()
     hook.step(_batch(1))
     assert not torch.equal(model.backbone.alpha, before_a)
@@ -80,7 +84,12 @@ def test_weight_step_leaves_alpha_unchanged():
     assert any(not torch.equal(v, before_w[k]) for k, v in _weights(model).items())
 
 
-def test_arch_step_is_skipped_before_start_iter_but_the_batch_is_drawn():
+@pytest.mark.parametrize("start_iter, skip_epoch_start, expected", [
+    (1, False, [False, True, True, True]),   # the paper's loop: every iteration from the second
+    (1, True, [False, True, False, True]),   # the authors' loop: not at the first iteration of an epoch
+])
+def test_the_search_step_draws_a_valid_batch_every_iteration_and_steps_alpha_when_due(start_iter, skip_epoch_start,
+                                                                                    expected):
     model = _model()
     drawn = []
 
@@ -91,31 +100,30 @@ def test_arch_step_is_skipped_before_start_iter_but_the_batch_is_drawn():
                 yield _batch(i)
 
     arch_opt = torch.optim.Adam(model.arch_parameters(), lr=0.01)
-    hook = ArchitectStep(model, arch_opt, None, EpochBatches(Loader()), ContrastiveObjective(_memory()), start_iter=1)
-    hook.trainer = types.SimpleNamespace(iter=0, epoch=0, storage=None)
-    before = model.backbone.alpha.detach().clone()
-    hook.before_step()
-    assert torch.equal(model.backbone.alpha, before) and drawn == [0]
+    weights = torch.optim.SGD([p for n, p in model.named_parameters() if n != "backbone.alpha"], lr=0.01)
+    step = SearchStep(model, [_batch(50 + i) for i in range(4)], weights, ContrastiveObjective(_memory()),
+                      ArchitectStep(model, arch_opt, ContrastiveObjective(_memory())), EpochBatches(Loader()),
+                      start_iter=start_iter, skip_epoch_start=skip_epoch_start)
+    step.iters_per_epoch = 2
+    moved = []
+    with EventStorage(0) as step.storage:
+        for it in range(4):
+            step.iter, step.epoch = it, it // 2
+            before = model.backbone.alpha.detach().clone()
+            step.run_step()
+            moved.append(not torch.equal(model.backbone.alpha, before))
+    assert moved == expected
+    assert drawn == [0, 1, 2, 3]  # drawn whether used or not: the valid stream never depends on the protocol
 
 
-def test_epoch_batches_restart_their_stream_at_each_epoch():
-    class Sampler:
-        def __init__(self):
-            self.epoch = None
-
-        def set_epoch(self, e):
-            self.epoch = e
-
-    class Loader:
-        def __init__(self):
-            self.sampler = Sampler()
-
-        def __iter__(self):
-            base = 100 * self.sampler.epoch
-            return iter(range(base, base + 50))
-
-    batches = EpochBatches(Loader())
-    assert [batches.next(0), batches.next(0), batches.next(1), batches.next(1), batches.next(0)] == [0, 1, 100, 101, 0]
+def test_the_authors_step_keeps_the_validation_gradient_in_the_weights():
+    model = _model()
+    arch_opt = torch.optim.Adam(model.arch_parameters(), lr=0.01)
+    weights = torch.optim.SGD([p for n, p in model.named_parameters() if n != "backbone.alpha"], lr=0.01)
+    architect = ArchitectStep(model, arch_opt, ContrastiveObjective(_memory()), weight_optimizer=weights)
+    architect.step(_batch(1))
+    grads = [p.grad for n, p in model.named_parameters() if n != "backbone.alpha"]
+    assert sum(g is not None and bool(g.abs().sum() > 0) for g in grads) > len(grads) // 2
 
 
 def test_memory_refresh_sets_centroids_of_each_split_under_the_current_model():

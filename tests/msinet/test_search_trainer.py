@@ -79,12 +79,14 @@ def test_each_iteration_steps_alpha_on_valid_then_weights_on_train(data_root, tm
     trainer = QuietSearchTrainer(cfg)
     seen = {}
     alpha_key = "backbone.alpha"
+    architect = trainer.train_step.architect
+    original = architect.step
 
-    def before_arch(t):
-        seen["start"] = _params(t.model)
-
-    def after_arch(t):
-        seen["after_arch"] = _params(t.model)
+    def recorded(batch):
+        seen["start"] = _params(trainer.model)
+        loss = original(batch)
+        seen["after_arch"] = _params(trainer.model)
+        return loss
 
     def after_weight(t):
         if t.iter != 1:
@@ -96,13 +98,8 @@ def test_each_iteration_steps_alpha_on_valid_then_weights_on_train(data_root, tm
         assert any(not torch.equal(end[k], mid[k]) for k in mid if k != alpha_key)  # ... and moved weights
         seen["checked"] = True
 
-    arch_at = next(i for i, h in enumerate(trainer._hooks) if type(h).__name__ == "ArchitectStep")
-    first = engine_hooks.CallbackHook(before_step=before_arch, after_step=after_weight)
-    second = engine_hooks.CallbackHook(before_step=after_arch)
-    for h in (first, second):
-        h.trainer = trainer
-    trainer._hooks[arch_at + 1:arch_at + 1] = [second]
-    trainer._hooks[arch_at:arch_at] = [first]
+    architect.step = recorded
+    trainer.register_hooks([engine_hooks.CallbackHook(after_step=after_weight)])
     trainer.train()
     assert seen.get("checked")
 
@@ -258,10 +255,9 @@ def test_the_authors_protocol_runs_the_authors_loop(data_root, tmp_path):
     cfg = make_cfg(data_root, tmp_path / "trainer", *opts)
     trainer = QuietSearchTrainer(cfg)
     initial = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    arch_hook = next(h for h in trainer._hooks if type(h).__name__ == "ArchitectStep")
     train_log, valid_log = [], []
-    _recording(trainer._train_batches, train_log)
-    _recording(arch_hook.batches, valid_log)
+    _recording(trainer.train_step._batches, train_log)
+    _recording(trainer.train_step.valid_batches, valid_log)
     trainer.train()
     assert len(train_log) == len(valid_log) == 6  # a valid batch is drawn at every iteration, used or not
 

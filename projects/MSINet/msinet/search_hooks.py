@@ -1,10 +1,8 @@
 """Training hooks of the architecture search (MSINet, CVPR 2023, Sec. 3.1 and 4.2).
 
-Registered by :class:`~msinet.search_trainer.SearchTrainer` in this order, around its weight step:
+Registered by :class:`~msinet.search_trainer.SearchTrainer` around its step
+(:class:`~msinet.search_step.SearchStep`, the architecture + weight step):
 
-- :class:`ArchitectStep` - before every weight step, one architecture step: a validation batch, the
-  validation objective (valid memory), backward, Adam step on alpha only, then the memory update; its
-  LR schedule steps after every iteration, like the weights'.
 - :class:`MemoryRefresh` - initialises both twin memories from class centroids at the start (unless
   resuming or SEARCH.MEMORY_INIT is "zero") and every SEARCH.MEMORY_REFRESH epochs.
 - :class:`GenotypeLogger` - records softmax(alpha) at the start and after every epoch, logs the genotype every
@@ -14,136 +12,25 @@ Registered by :class:`~msinet.search_trainer.SearchTrainer` in this order, aroun
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import warnings
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Mapping, Sequence
 
 import torch
-import torch.distributed as dist
 import torch.nn as nn
-from torch.nn.parallel import DistributedDataParallel
 
-from fastreid.engine.train_loop import HookBase, TrainingDivergedError
+from fastreid.engine.train_loop import HookBase
 from fastreid.utils import comm
 from fastreid.utils.comm import unwrap_model
 from fastreid.utils.errors import ConfigValueError
 
 from .genotypes import save_genotype
 from .memory import TwinMemory, class_centroids, extract_split_features
-from .search_objectives import SearchObjective
 
-__all__ = ["EpochBatches", "ArchitectStep", "MemoryRefresh", "GenotypeLogger", "plot_alpha_history"]
+__all__ = ["MemoryRefresh", "GenotypeLogger", "plot_alpha_history"]
 
 logger = logging.getLogger(__name__)
-
-
-class EpochBatches:
-    """Batches of an infinite loader whose stream restarts at each epoch when its sampler has
-    ``set_epoch`` (so an epoch's batches depend only on the seed and the epoch: exact resume)."""
-
-    def __init__(self, loader) -> None:
-        self.loader = loader
-        self._iter = None
-        self._epoch: Optional[int] = None
-
-    def _sampler(self):
-        batch_sampler = getattr(self.loader, "batch_sampler", None)
-        for obj in (self.loader, getattr(self.loader, "sampler", None), batch_sampler,
-                    getattr(batch_sampler, "sampler", None)):
-            if obj is not None and callable(getattr(obj, "set_epoch", None)):
-                return obj
-        return None
-
-    def next(self, epoch: int):
-        sampler = self._sampler()
-        if self._iter is None or (sampler is not None and self._epoch != epoch):
-            if sampler is not None:
-                sampler.set_epoch(epoch)
-            self._iter = iter(self.loader)
-            self._epoch = epoch
-        return next(self._iter)
-
-
-class ArchitectStep(HookBase):
-    """One architecture step on a validation batch before each weight step (first-order DARTS).
-
-    Args:
-        model: the (possibly DDP-wrapped) search model; alpha sits inside it, so DDP averages its
-            gradient like the weights'.
-        optimizer: optimizer over the architecture parameters only (Adam in the paper).
-        scheduler: its per-iteration LR schedule (stepped after every iteration), or None.
-        batches: source of validation batches (:class:`EpochBatches`).
-        objective: the validation split's objective (valid memory for TCM).
-        start_iter: first global iteration with an architecture step (the authors skip the first).
-        skip_epoch_start: no architecture step at the first iteration of every epoch (the authors' loop).
-        weight_optimizer: when given (the authors' loop), the weights' gradients are cleared before the
-            architecture step and the validation loss's gradient is left in them for the weight step,
-            which adds the training loss's; when None (the paper), backpropagation stops at alpha.
-    """
-
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-                 batches: EpochBatches, objective: SearchObjective, start_iter: int = 1,
-                 skip_epoch_start: bool = False, weight_optimizer: Optional[torch.optim.Optimizer] = None) -> None:
-        self.model = model
-        self.optimizer = optimizer
-        self.scheduler = scheduler
-        self.batches = batches
-        self.objective = objective
-        self.start_iter = int(start_iter)
-        self.skip_epoch_start = bool(skip_epoch_start)
-        self.weight_optimizer = weight_optimizer
-
-    def step(self, batch: Mapping[str, torch.Tensor]) -> float:
-        """Architecture step on ``batch``; returns the loss.
-
-        Without a ``weight_optimizer`` backpropagation stops at the architecture parameters (no weight
-        gradients are computed, which saves the weight-gradient half of the backward); with one the
-        weights' gradients accumulate for the weight step. Under DDP that backward runs outside the
-        reducer (``no_sync``; accumulated weight gradients are averaged with the weight step's) and
-        alpha's gradient is averaged over the processes explicitly, as DDP averages the weights'.
-        """
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        self.optimizer.zero_grad(set_to_none=True)
-        ddp = isinstance(self.model, DistributedDataParallel)
-        with self.model.no_sync() if ddp else contextlib.nullcontext():
-            outputs = self.model(batch)
-            loss = self.objective.loss(outputs, batch["targets"])
-            if not torch.isfinite(loss):
-                raise TrainingDivergedError(f"architecture loss became non-finite: {float(loss.detach())}")
-            loss.backward(inputs=None if self.weight_optimizer is not None else params)
-        if ddp:
-            world = dist.get_world_size()
-            for p in params:
-                dist.all_reduce(p.grad)
-                p.grad.div_(world)
-        self.optimizer.step()
-        self.objective.after_step(outputs, batch["targets"])
-        return float(loss.detach())
-
-    def before_step(self) -> None:
-        t = self.trainer
-        batch = self.batches.next(t.epoch)  # drawn every iteration, as the authors' loop does
-        if self.weight_optimizer is not None:
-            self.weight_optimizer.zero_grad(set_to_none=True)
-        if t.iter < self.start_iter or (self.skip_epoch_start and t.iter % t.iters_per_epoch == 0):
-            return
-        loss = self.step(batch)
-        value = comm.reduce_dict({"arch_loss": torch.tensor(loss)})["arch_loss"]
-        if comm.is_main_process():
-            t.storage.put_scalar("arch_loss", float(value))
-
-    def after_step(self) -> None:
-        if comm.is_main_process():
-            self.trainer.storage.put_scalar("arch_lr", max(g["lr"] for g in self.optimizer.param_groups),
-                                            smoothing_hint=False)
-        if self.scheduler is not None:
-            with warnings.catch_warnings():
-                # before ARCH_START_ITER the schedule advances without an Adam step, on purpose
-                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
-                self.scheduler.step()
 
 
 class MemoryRefresh(HookBase):

@@ -1,39 +1,38 @@
 """SearchTrainer: the differentiable architecture search of MSINet as a toolbox trainer.
 
 ``projects/MSINet/train_net.py`` uses it when SEARCH.ENABLED. It is a ``DefaultTrainer`` whose
-- training set is the *train* part of the identity split (SEARCH.TRAIN_RATIO / VALID_RATIO, see
-  ``msinet.search_split``); a second loader serves the *valid* part;
+- identity split (SEARCH.TRAIN_RATIO / VALID_RATIO, ``msinet.search_split``) is built once: its *train*
+  part is the training set, its *valid* part feeds a second loader, both feed the memories' centroids;
 - model is the config's meta-architecture (``SearchBaseline`` over ``msinet_supernet``); the weight
-  optimizer and schedule are the toolbox's (SOLVER.*: SGD lr 0.025 in the paper), alpha is left to
-  an Adam of its own (SEARCH.ARCH_*) on the same schedule shape;
-- step (``run_step``) is the weight step on a train batch with the train objective, preceded by the
-  :class:`~msinet.search_hooks.ArchitectStep` hook's architecture step on a valid batch;
-- checkpoints also hold the architecture optimizer and schedule, both memories and the alpha history,
-  so ``--resume`` continues a search exactly.
+  optimizer and schedule are the toolbox's (SOLVER.*: SGD lr 0.025 in the paper), alpha has an Adam
+  of its own (SEARCH.ARCH_*) with its schedule stepped by an ``LRScheduler`` hook ("arch_lr");
+- per-iteration step (``build_train_step``) is :class:`~msinet.search_step.SearchStep`: the
+  architecture step on a valid batch, then the weight step on a train batch;
+- checkpoints also hold the architecture optimizer and schedule, both memories and the alpha history
+  (registered with ``Checkpointer.add``), so ``--resume`` continues a search exactly.
 Evaluation, checkpointing and logging are the DefaultTrainer's.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from typing import List, Mapping, Tuple
+from typing import List, Tuple
 
 import torch
 import torch.nn as nn
 
+from fastreid.data.epoch_batches import EpochBatches
 from fastreid.engine import DefaultTrainer
 from fastreid.engine import hooks as engine_hooks
-from fastreid.engine.train_loop import TrainingDivergedError
 from fastreid.utils import comm
 from fastreid.utils.comm import unwrap_model
 from fastreid.utils.errors import ConfigValueError
 
-from .search_hooks import ArchitectStep, EpochBatches, GenotypeLogger, MemoryRefresh
-from .search_objectives import SEARCH_SCHEMES, SearchObjective, build_objective
+from .search_hooks import GenotypeLogger, MemoryRefresh
+from .search_objectives import SEARCH_SCHEMES, build_objective
+from .search_step import ArchitectStep, SearchStep
 
-__all__ = ["SearchTrainer", "SEARCH_PROTOCOLS", "build_arch_optimizer", "check_search_cfg",
-           "search_splits", "weight_step"]
+__all__ = ["SearchTrainer", "SEARCH_PROTOCOLS", "build_arch_optimizer", "check_search_cfg", "search_splits"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,24 +100,6 @@ def build_arch_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=s.ARCH_LR, betas=tuple(s.ARCH_BETAS), weight_decay=s.ARCH_WEIGHT_DECAY)
 
 
-def weight_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: SearchObjective,
-                batch: Mapping[str, torch.Tensor], zero_grad: bool = True) -> torch.Tensor:
-    """One weight step: forward ``batch``, the split's objective, backward, ``optimizer`` step (weights
-    only; alpha's gradient is left for the next architecture step to clear), then the objective's
-    after-step (memory update). ``zero_grad=False`` adds this loss's gradient to what the weights
-    already hold (the authors' loop: the validation loss's). Returns the detached loss."""
-    outputs = model(batch)
-    loss = objective.loss(outputs, batch["targets"])
-    if not torch.isfinite(loss):
-        raise TrainingDivergedError(f"search weight loss became non-finite: {float(loss.detach())}")
-    if zero_grad:
-        optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    objective.after_step(outputs, batch["targets"])
-    return loss.detach()
-
-
 class SearchTrainer(DefaultTrainer):
     """Alternating first-order search: each iteration one alpha step (valid split) then one weight
     step (train split). See the module docstring; typical use is the DefaultTrainer's."""
@@ -127,19 +108,19 @@ class SearchTrainer(DefaultTrainer):
         check_search_cfg(cfg)
         if cfg.SOLVER.AMP.ENABLED:
             logger.warning("SOLVER.AMP.ENABLED is ignored by the search: both steps run in fp32")
+        self.split_items = dict(zip(("train", "valid"), search_splits(cfg)))  # read and split once
         super().__init__(cfg)
+        extra = {"arch_optimizer": self.arch_optimizer, "arch_scheduler": self.arch_scheduler,
+                 "genotype_log": self.genotype_log}
+        if self.train_objective.memory is not None:
+            extra.update(train_memory=self.train_objective.memory, valid_memory=self.valid_objective.memory)
+        for name, obj in extra.items():
+            self.checkpointer.add(name, obj)
 
     # ------------------------------------------------------------------ data
-    @classmethod
-    def build_train_loader(cls, cfg):
-        """Infinite loader of the search's train split (training transforms, identity sampler)."""
-        return cls._split_loader(cfg, search_splits(cfg)[0])
-
-    @classmethod
-    def build_valid_loader(cls, cfg):
-        """Infinite loader of the search's valid split (training transforms, identity sampler); its
-        sampling and augmentation seed differs from the train loader's."""
-        return cls._split_loader(_valid_seed_cfg(cfg), search_splits(cfg)[1])
+    def build_train_loader(self, cfg):
+        """Infinite loader of the split's train part (training transforms, identity sampler)."""
+        return self._split_loader(cfg, self.split_items["train"])
 
     @staticmethod
     def _split_loader(cfg, items):
@@ -171,69 +152,46 @@ class SearchTrainer(DefaultTrainer):
             return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
         return cls.build_lr_scheduler(cfg, optimizer, iters_per_epoch)
 
-    # ------------------------------------------------------------------ search parts
-    def _setup_search(self) -> None:
-        cfg = self.cfg
-        net = unwrap_model(self.model)
+    # ------------------------------------------------------------------ the step
+    def build_train_step(self, cfg, model: nn.Module, data_loader, optimizer: torch.optim.Optimizer) -> SearchStep:
+        """The search's step: objectives (a memory per split for TCM), the valid loader, alpha's Adam
+        and its schedule, the architecture step and the weight step, for SEARCH.PROTOCOL."""
+        net = unwrap_model(model)
         device = next(net.parameters()).device
-        train_items, valid_items = search_splits(cfg)
-        num_train = len({t[1] for t in train_items})
-        num_valid = len({v[1] for v in valid_items})
+        num_train = len({t[1] for t in self.split_items["train"]})
+        num_valid = len({v[1] for v in self.split_items["valid"]})
         if cfg.SEARCH.SCHEME == "softmax" and num_train != num_valid:
             raise ConfigValueError(f"SEARCH.SCHEME 'softmax': train and valid splits have {num_train} and {num_valid} "
                              "identities; expected the same identities in both")
         self.train_objective = build_objective(cfg, num_train, net.feat_dim, device)
         self.valid_objective = build_objective(cfg, num_valid, net.feat_dim, device)
-        self.valid_loader = self._split_loader(_valid_seed_cfg(cfg), valid_items)
+        self.valid_loader = self._split_loader(_valid_seed_cfg(cfg), self.split_items["valid"])
         self.arch_optimizer = build_arch_optimizer(cfg, net)
         self.arch_scheduler = self.build_arch_scheduler(cfg, self.arch_optimizer, self.iters_per_epoch)
-        self._train_batches = EpochBatches(self.data_loader)
-        self._split_items = {"train": train_items, "valid": valid_items}
-        extra = {"arch_optimizer": self.arch_optimizer, "arch_scheduler": self.arch_scheduler}
-        if self.train_objective.memory is not None:
-            extra.update(train_memory=self.train_objective.memory, valid_memory=self.valid_objective.memory)
-        self.checkpointer.checkpointables.update(extra)
+        authors = cfg.SEARCH.PROTOCOL == "authors"
+        architect = ArchitectStep(model, self.arch_optimizer, self.valid_objective,
+                                  weight_optimizer=optimizer if authors else None)
+        return SearchStep(model, data_loader, optimizer, self.train_objective, architect,
+                          EpochBatches(self.valid_loader), start_iter=cfg.SEARCH.ARCH_START_ITER,
+                          skip_epoch_start=authors, accumulate=authors)
 
     def build_hooks(self) -> List[engine_hooks.HookBase]:
-        """The DefaultTrainer's hooks plus, in order: the architecture step (after the timer, so it is
-        timed), the memory refresh, and the genotype logger (before evaluation and checkpointing)."""
-        self._setup_search()
+        """The DefaultTrainer's hooks plus, in order: the memory refresh (first), alpha's schedule
+        (after the timer), and the genotype logger (before evaluation and checkpointing)."""
         cfg = self.cfg
         ret = super().build_hooks()
         net = unwrap_model(self.model)
-        genotype_log = GenotypeLogger(self.model, net.backbone.op_names, cfg.OUTPUT_DIR,
-                                      cfg.SEARCH.GENOTYPE_PERIOD)
-        self.checkpointer.checkpointables["genotype_log"] = genotype_log
-        authors = cfg.SEARCH.PROTOCOL == "authors"
-        arch = ArchitectStep(self.model, self.arch_optimizer, self.arch_scheduler, EpochBatches(self.valid_loader),
-                             self.valid_objective, cfg.SEARCH.ARCH_START_ITER, skip_epoch_start=authors,
-                             weight_optimizer=self.optimizer if authors else None)
-        ret.insert(1, arch)
+        self.genotype_log = GenotypeLogger(self.model, net.backbone.op_names, cfg.OUTPUT_DIR,
+                                           cfg.SEARCH.GENOTYPE_PERIOD)
+        ret.insert(1, engine_hooks.LRScheduler(self.arch_optimizer, self.arch_scheduler, name="arch_lr"))
         if self.train_objective.memory is not None:
             memories = {"train": self.train_objective.memory, "valid": self.valid_objective.memory}
             loaders = {k: (lambda items=items: self.build_centroid_loader(cfg, items))
-                       for k, items in self._split_items.items()}
+                       for k, items in self.split_items.items()}
             ret.insert(0, MemoryRefresh(self.model, memories, loaders, cfg.SEARCH.MEMORY_INIT,
                                         cfg.SEARCH.MEMORY_REFRESH))
         # the epoch's alpha history is recorded before the epoch's checkpoint is written
         at = next(i for i, h in enumerate(ret)
                   if isinstance(h, (engine_hooks.PeriodicCheckpointer, engine_hooks.EvalHook)))
-        ret.insert(at, genotype_log)
+        ret.insert(at, self.genotype_log)
         return ret
-
-    # ------------------------------------------------------------------ the weight step
-    def run_step(self) -> None:
-        """Weight step: a train batch, the train objective, SGD on the weights, memory update."""
-        assert self.model.training, "SearchTrainer: the model was left in eval mode"
-        start = time.perf_counter()
-        batch = self._train_batches.next(self.epoch)
-        data_time = time.perf_counter() - start
-        try:
-            loss = weight_step(self.model, self.optimizer, self.train_objective, batch,
-                               zero_grad=self.cfg.SEARCH.PROTOCOL != "authors")
-        except FloatingPointError as e:
-            raise TrainingDivergedError(f"{e} (iteration {self.iter}, epoch {self.epoch})") from None
-        value = comm.reduce_dict({"train_loss": loss})["train_loss"]
-        if comm.is_main_process():
-            self.storage.put_scalar("data_time", data_time)
-            self.storage.put_scalar("total_loss", float(value))
