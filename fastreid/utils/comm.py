@@ -11,7 +11,7 @@ import torch.distributed as dist
 
 __all__ = [
     "get_world_size", "get_rank", "get_local_rank", "get_local_size", "is_main_process",
-    "synchronize", "all_gather", "shared_random_seed", "reduce_dict", "set_local_group", "unwrap_model"]
+    "synchronize", "all_gather", "gather_across_ranks", "shared_random_seed", "reduce_dict", "set_local_group", "unwrap_model"]
 
 _LOCAL_GROUP = None
 
@@ -71,6 +71,24 @@ def all_gather(data: Any) -> List[Any]:
     out: List[Any] = [None] * get_world_size()
     dist.all_gather_object(out, data, group=_cpu_group())
     return out
+
+
+def gather_across_ranks(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``tensor`` (N_r, ...) from every process along dim 0, in rank order, on its device
+    (processes may hold different N_r). With one process the tensor is returned unchanged. The result
+    carries no gradient."""
+    if get_world_size() == 1:
+        return tensor.detach()
+    world = get_world_size()
+    size = torch.tensor([tensor.shape[0]], device=tensor.device, dtype=torch.long)
+    sizes = [torch.zeros_like(size) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    counts = [int(s.item()) for s in sizes]
+    padded = tensor.detach().new_zeros((max(counts),) + tuple(tensor.shape[1:]))
+    padded[: tensor.shape[0]] = tensor.detach()
+    chunks = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(chunks, padded)
+    return torch.cat([c[:n] for c, n in zip(chunks, counts)], dim=0)
 
 
 def shared_random_seed() -> int:

@@ -65,7 +65,7 @@ def test_cross_attention_is_identity_at_init_and_matches_the_formula():
 
 
 def test_unknown_op_error_lists_the_valid_ops():
-    with pytest.raises(ValueError, match="'fly' is not an interaction op; expected one of none, exchange, gate"):
+    with pytest.raises(ValueError, match="'fly' is not an interaction op; expected one of none, gate, attention, exchange"):
         build_interaction("fly", 8)
 
 

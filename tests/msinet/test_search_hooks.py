@@ -14,12 +14,13 @@ from fastreid.data.epoch_batches import EpochBatches
 from fastreid.solver import build_optimizer
 from fastreid.utils.events import EventStorage
 from msinet.genotypes import resolve_genotype
+from msinet.interaction import OP_NAMES
 from msinet.memory import TwinMemory
 from msinet.search_hooks import GenotypeLogger, MemoryRefresh
 from msinet.search_model import SearchBaseline
 from msinet.search_objectives import ContrastiveObjective
 from msinet.search_step import ArchitectStep, SearchStep
-from msinet.supernet import SEARCH_OPS, MSISupernet
+from msinet.supernet import MSISupernet
 
 torch.set_num_threads(1)
 
@@ -170,7 +171,7 @@ def test_zero_init_leaves_memories_empty():
 
 def test_genotype_logger_writes_a_genotype_yaml_msinet_accepts_plus_alpha_history(tmp_path):
     model = _model()
-    logger_hook = GenotypeLogger(model, SEARCH_OPS, str(tmp_path), period=1)
+    logger_hook = GenotypeLogger(model, OP_NAMES, str(tmp_path), period=1)
     logger_hook.trainer = types.SimpleNamespace(epoch=0, iters_per_epoch=1, max_iter=2, iter=1, start_iter=0)
     logger_hook.before_train()
     logger_hook.after_epoch()
@@ -179,22 +180,22 @@ def test_genotype_logger_writes_a_genotype_yaml_msinet_accepts_plus_alpha_histor
     logger_hook.trainer.epoch, logger_hook.trainer.iter = 1, 2
     logger_hook.after_epoch()
     logger_hook.after_train()
-    expected = [SEARCH_OPS[i] for i in picks]
+    expected = [OP_NAMES[i] for i in picks]
     path = tmp_path / "genotype.yaml"
     assert yaml.safe_load(path.read_text()) == {"MODEL": {"MSINET": {"GENOTYPE": expected}}}
     assert resolve_genotype(str(path)) == expected
     data = json.loads((tmp_path / "alphas.json").read_text())
-    assert data["epochs"] == [0, 1, 2] and data["ops"] == list(SEARCH_OPS) and data["genotype"] == expected
+    assert data["epochs"] == [0, 1, 2] and data["ops"] == list(OP_NAMES) and data["genotype"] == expected
     torch.testing.assert_close(torch.tensor(data["softmax_alpha"][2]), torch.softmax(model.backbone.alpha, -1))
     assert (tmp_path / "alphas.png").stat().st_size > 1000
     # the history survives a checkpoint round trip
-    other = GenotypeLogger(model, SEARCH_OPS, str(tmp_path))
+    other = GenotypeLogger(model, OP_NAMES, str(tmp_path))
     other.load_state_dict(logger_hook.state_dict())
     assert other.epochs == [0, 1, 2] and other.history == logger_hook.history
 
 
 def test_interrupted_search_writes_no_genotype(tmp_path):
-    hook = GenotypeLogger(_model(), SEARCH_OPS, str(tmp_path))
+    hook = GenotypeLogger(_model(), OP_NAMES, str(tmp_path))
     hook.trainer = types.SimpleNamespace(epoch=0, iters_per_epoch=1, max_iter=4, iter=1)
     hook.after_epoch()
     hook.after_train()

@@ -6,9 +6,10 @@ import torch.nn.functional as F
 
 from fastreid.config import get_cfg
 from msinet.config import add_msinet_config
+from msinet.interaction import OP_NAMES
 from msinet.msinet import MSINet
 from msinet.search_model import build_search_baseline
-from msinet.supernet import SEARCH_OPS, MixedInteraction, MSISupernet, derive_state_dict
+from msinet.supernet import MixedInteraction, MSISupernet, derive_state_dict
 
 torch.set_num_threads(1)
 
@@ -48,7 +49,7 @@ def test_supernet_ims_read_their_own_alpha_row():
     assert [m.index for m in ims] == list(range(12))
     for i, m in enumerate(ims):
         torch.testing.assert_close(m.weights(), torch.softmax(net.alpha[i], 0))
-    assert SEARCH_OPS == ("none", "gate", "attention", "exchange")
+    assert OP_NAMES == ("none", "gate", "attention", "exchange")
 
 
 def test_alpha_is_one_parameter_saved_once_and_kept_out_of_weights():
@@ -66,7 +67,7 @@ def test_genotype_is_argmax_per_interaction_module():
     net = MSISupernet(channels=(8, 32, 48, 64))
     picks = [0, 1, 2, 3, 3, 2, 1, 0, 1, 1, 2, 3]
     net.alpha.data = F.one_hot(torch.tensor(picks), 4).float()
-    assert net.genotype() == [SEARCH_OPS[i] for i in picks]
+    assert net.genotype() == [OP_NAMES[i] for i in picks]
 
 
 @pytest.mark.parametrize("train_mode", [True, False])
@@ -77,7 +78,7 @@ def test_one_hot_alpha_supernet_equals_fixed_msinet_of_that_genotype(train_mode)
     channels = (16, 32, 48, 64)
     net = MSISupernet(channels=channels, mid_rule="out")  # MSINet's width: C_out / 4
     _activate_attention(net)
-    net.alpha.data = 1e4 * F.one_hot(torch.tensor([SEARCH_OPS.index(g) for g in genotype]), 4).float()
+    net.alpha.data = 1e4 * F.one_hot(torch.tensor([OP_NAMES.index(g) for g in genotype]), 4).float()
     fixed = MSINet(genotype, channels=channels)
     fixed.load_state_dict(derive_state_dict(net.state_dict(), genotype), strict=True)
     net.train(train_mode)

@@ -45,7 +45,7 @@ def test_bad_genotype_ends_msinet_train_net_with_the_valid_ops(tmp_path):
                    tmp_path=tmp_path)
     assert rc != 0 and "Traceback" not in err
     last = err.strip().splitlines()[-1]
-    assert "MODEL.MSINET.GENOTYPE: 'fly'" in last and "none, exchange, gate, attention" in last
+    assert "MODEL.MSINET.GENOTYPE: 'fly'" in last and "none, gate, attention, exchange" in last
 
 
 class _BrokenImages:

@@ -15,7 +15,7 @@ def add_msinet_config(cfg: CN) -> None:
     _C.MODEL.MSINET = CN()
     # Interaction ops of the 12 interaction modules (2 per cell, cells in order). One of: a named
     # genotype (msmt = the paper's Table 1, none / exchange / gate / attention = uniform ablations,
-    # random = drawn with MODEL.MSINET.SEED), a list of 12 op names (none, exchange, gate, attention),
+    # random = drawn with MODEL.MSINET.SEED), a list of 12 op names (none, gate, attention, exchange),
     # or the path of a genotype YAML written by the search. None (the default) means "msmt"; the
     # default is None so that a name and a list are both accepted by the config's type check.
     _C.MODEL.MSINET.GENOTYPE = None

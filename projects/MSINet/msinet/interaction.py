@@ -117,13 +117,14 @@ class CrossAttention(nn.Module):
         return self.gamma * out1 + x1, self.gamma * out2 + x2
 
 
+# The one op order of the search space, the authors': alpha's columns, the supernet's mixed ops and
+# every listing follow it (index alpha with OP_NAMES.index(name)).
 INTERACTION_OPS: Dict[str, Callable[[int], nn.Module]] = {
     "none": NoInteraction,
-    "exchange": Exchange,
     "gate": ChannelGate,
     "attention": CrossAttention,
+    "exchange": Exchange,
 }
-# Canonical op order of the search space (the supernet's alpha columns follow its own documented order).
 OP_NAMES: Tuple[str, ...] = tuple(INTERACTION_OPS)
 
 

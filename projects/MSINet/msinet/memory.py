@@ -16,38 +16,14 @@ import logging
 from typing import Iterable, List, Mapping
 
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["TwinMemory", "gather_across_ranks", "class_centroids", "extract_split_features"]
+from fastreid.utils.comm import gather_across_ranks
+
+__all__ = ["TwinMemory", "class_centroids", "extract_split_features"]
 
 logger = logging.getLogger(__name__)
-
-
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def gather_across_ranks(tensor: torch.Tensor) -> torch.Tensor:
-    """Concatenate ``tensor`` (N_r, ...) from every process along dim 0, in rank order.
-
-    Processes may hold different N_r. Without torch.distributed (or with one process) the tensor is
-    returned unchanged. The result carries no gradient.
-    """
-    if not _distributed():
-        return tensor.detach()
-    world = dist.get_world_size()
-    size = torch.tensor([tensor.shape[0]], device=tensor.device, dtype=torch.long)
-    sizes = [torch.zeros_like(size) for _ in range(world)]
-    dist.all_gather(sizes, size)
-    sizes = [int(s.item()) for s in sizes]
-    longest = max(sizes)
-    padded = tensor.detach().new_zeros((longest,) + tuple(tensor.shape[1:]))
-    padded[: tensor.shape[0]] = tensor.detach()
-    chunks = [torch.empty_like(padded) for _ in range(world)]
-    dist.all_gather(chunks, padded)
-    return torch.cat([c[:n] for c, n in zip(chunks, sizes)], dim=0)
 
 
 def class_centroids(features: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:

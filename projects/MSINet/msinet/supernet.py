@@ -28,16 +28,14 @@ import torch.nn.functional as F
 from fastreid.modeling.backbones.build import BACKBONE_REGISTRY
 
 from .cell import ConvBNReLU, MSICell
-from .interaction import INTERACTION_OPS, check_op_name
+from .interaction import INTERACTION_OPS, OP_NAMES, check_op_name
 from .msinet import Transition, init_msinet_weights
 
-__all__ = ["SEARCH_OPS", "MID_RULES", "MixedInteraction", "MSISupernet", "derive_state_dict",
+__all__ = ["MID_RULES", "MixedInteraction", "MSISupernet", "derive_state_dict",
            "build_msinet_supernet"]
 
 logger = logging.getLogger(__name__)
 
-# Column order of alpha, as in the authors' search space.
-SEARCH_OPS: Tuple[str, ...] = ("none", "gate", "attention", "exchange")
 # How a supernet cell's branch width follows its channels: C_in / 4 (authors' supernet) or C_out / 4.
 MID_RULES = ("in", "out")
 NUM_CELLS = 6
@@ -60,7 +58,7 @@ class MixedInteraction(nn.Module):
     """
 
     def __init__(self, channels: int, alpha: Optional[nn.Parameter] = None, index: int = 0,
-                 op_names: Sequence[str] = SEARCH_OPS) -> None:
+                 op_names: Sequence[str] = OP_NAMES) -> None:
         super().__init__()
         self.op_names = tuple(check_op_name(n, "MixedInteraction op") for n in op_names)
         self.ops = nn.ModuleList(INTERACTION_OPS[n](channels) for n in self.op_names)
@@ -105,7 +103,7 @@ class MSISupernet(nn.Module):
     """
 
     def __init__(self, channels: Sequence[int] = (64, 256, 384, 512), scale_ratio: Sequence[int] = (1, 3),
-                 fusion: str = "sum", mid_rule: str = "in", op_names: Sequence[str] = SEARCH_OPS,
+                 fusion: str = "sum", mid_rule: str = "in", op_names: Sequence[str] = OP_NAMES,
                  alpha_std: float = 1e-3) -> None:
         super().__init__()
         if len(channels) != 4:
@@ -165,7 +163,7 @@ class MSISupernet(nn.Module):
 
 
 def derive_state_dict(state: Dict[str, torch.Tensor], genotype: Sequence[str],
-                      op_names: Sequence[str] = SEARCH_OPS) -> Dict[str, torch.Tensor]:
+                      op_names: Sequence[str] = OP_NAMES) -> Dict[str, torch.Tensor]:
     """Map a supernet state dict onto the fixed network of ``genotype`` (same widths).
 
     Keeps, for every IM, only the weights of its chosen op (``...interact1.ops.<k>.x`` becomes
