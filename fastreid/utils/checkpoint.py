@@ -21,7 +21,7 @@ import pickle
 import random
 import re
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -31,7 +31,8 @@ from .comm import unwrap_model
 from .errors import UserError
 from .file_io import atomic_open
 
-__all__ = ["Checkpointer", "CheckpointError", "load_torch_file", "strip_prefix", "snapshot_to_cpu"]
+__all__ = ["Checkpointer", "CheckpointError", "load_torch_file", "split_state_dict", "strip_prefix",
+           "snapshot_to_cpu"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,24 @@ def strip_prefix(state: Dict[str, Any], prefix: str = "module.") -> Dict[str, An
     if state and all(k.startswith(prefix) for k in state):
         return OrderedDict((k[len(prefix):], v) for k, v in state.items())
     return state
+
+
+def split_state_dict(data: Any, source: str = "checkpoint") -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """``(state_dict, rest)`` of a loaded file, the one rule for every loader of the toolbox: the
+    tensors stored under ``"model"`` (this toolbox, detectron2) or ``"state_dict"`` (the authors',
+    torchreid, Lightning), else the whole dict (a bare state_dict), with a DataParallel / DDP
+    ``module.`` prefix removed; ``rest`` is what the file holds beside them (epoch, optimizer, ...).
+    Raises ``CheckpointError`` naming ``source`` when there is no dict of tensors."""
+    if not isinstance(data, Mapping):
+        raise CheckpointError(f"{source}: holds a {type(data).__name__}; expected a dict saved by torch.save")
+    rest = dict(data)
+    for key in ("model", "state_dict"):
+        if isinstance(rest.get(key), Mapping):
+            state = rest.pop(key)
+            break
+    else:
+        state, rest = rest, {}
+    return strip_prefix(OrderedDict(state)), rest
 
 
 def snapshot_to_cpu(obj: Any) -> Any:
@@ -209,13 +228,7 @@ class Checkpointer:
             logger.info("No checkpoint given; the model keeps its initialisation")
             return {}
         logger.info("Loading checkpoint from %s", path)
-        data = load_torch_file(path)
-        if not isinstance(data, dict):
-            raise CheckpointError(f"{path}: expected a dict saved by torch.save, got {type(data).__name__}")
-        if "model" in data or "state_dict" in data:
-            state = data.pop("model") if "model" in data else data.pop("state_dict")
-        else:  # a bare state_dict
-            state, data = data, {}
+        state, data = split_state_dict(load_torch_file(path), path)
         self._load_model(state, path, strict)
         names = self.checkpointables.keys() if checkpointables is None else checkpointables
         for name in names:

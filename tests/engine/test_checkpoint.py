@@ -139,3 +139,17 @@ def test_an_object_added_to_the_checkpointer_is_saved_and_restored(tmp_path):
         loader.add("counter", Counter())
     with pytest.raises(TypeError, match="'bad' is a int; expected an object with state_dict"):
         loader.add("bad", 3)
+
+
+@pytest.mark.parametrize("layout", ["toolbox", "authors", "bare", "ddp"])
+def test_one_rule_finds_the_state_dict_in_every_layout(layout):
+    from fastreid.utils.checkpoint import split_state_dict
+
+    weights = {"a.weight": torch.ones(2), "b.bias": torch.zeros(1)}
+    data = {"toolbox": {"model": weights, "epoch": 3}, "authors": {"state_dict": weights, "epoch": 3},
+            "bare": dict(weights), "ddp": {"model": {"module." + k: v for k, v in weights.items()}, "epoch": 3}}[layout]
+    state, rest = split_state_dict(data)
+    assert list(state) == ["a.weight", "b.bias"]
+    assert rest == ({} if layout == "bare" else {"epoch": 3})
+    with pytest.raises(CheckpointError, match="x.pth: holds a list; expected a dict"):
+        split_state_dict([1, 2], "x.pth")

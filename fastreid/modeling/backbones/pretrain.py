@@ -27,7 +27,7 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional
 import torch
 import torch.nn as nn
 
-from fastreid.utils.checkpoint import load_torch_file
+from fastreid.utils.checkpoint import load_torch_file, split_state_dict
 from fastreid.utils.errors import ConfigValueError, UserError
 
 __all__ = ["load_pretrained_weights", "LoadReport", "resolve_pretrain_path", "PretrainDownloadError"]
@@ -89,15 +89,6 @@ class LoadReport(NamedTuple):
     mismatched: List[str]
 
 
-def _state_dict_of(obj) -> Dict[str, torch.Tensor]:
-    for key in ("state_dict", "model"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-    if not isinstance(obj, dict):
-        raise TypeError(f"checkpoint holds a {type(obj).__name__}; expected a state_dict mapping")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
-
-
 def _names(keys: List[str], limit: int = 8) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f", ... {len(keys) - limit} more" if len(keys) > limit else "")
@@ -122,7 +113,7 @@ def load_pretrained_weights(model: nn.Module, path: str, *, key_name: str = "MOD
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{key_name}: '{path}' does not exist; expected a local .pth file or a URL, or "
                                 "MODEL.BACKBONE.PRETRAIN False")
-    state = _state_dict_of(load_torch_file(path, key_name))
+    state = dict(split_state_dict(load_torch_file(path, key_name), f"{key_name} {path}")[0])
     if convert is not None:
         state = convert(state)
     prefixes = tuple(ignore_prefixes)

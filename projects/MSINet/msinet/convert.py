@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping
 
 import torch
 
-from fastreid.utils.checkpoint import load_torch_file
+from fastreid.utils.checkpoint import load_torch_file, split_state_dict
 
 __all__ = ["convert_official_state_dict", "convert_backbone_state_dict", "extract_state_dict",
            "convert_official_checkpoint"]
@@ -50,17 +50,9 @@ _SAM_RULES = {"align_module.pos_pam.query_conv.": "pam.query.", "align_module.po
 
 
 def extract_state_dict(checkpoint: Any) -> Dict[str, torch.Tensor]:
-    """The tensor dict of a loaded checkpoint (``state_dict`` / ``model`` entry or the dict itself),
-    without a DataParallel ``module.`` prefix."""
-    state = checkpoint
-    if isinstance(checkpoint, Mapping):
-        for key in ("state_dict", "model"):
-            if key in checkpoint and isinstance(checkpoint[key], Mapping):
-                state = checkpoint[key]
-                break
-    if not isinstance(state, Mapping):
-        raise ValueError(f"checkpoint: expected a dict of tensors, got {type(state).__name__}")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    """The tensor dict of a loaded checkpoint (the toolbox's one rule,
+    :func:`fastreid.utils.checkpoint.split_state_dict`)."""
+    return dict(split_state_dict(checkpoint)[0])
 
 
 def _convert_backbone_key(key: str) -> str:
