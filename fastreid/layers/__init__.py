@@ -1,4 +1,5 @@
-"""Small building blocks shared by heads and backbones: pooling, classifiers, normalisation."""
+"""Small building blocks shared by heads and backbones: pooling, classifiers, normalisation, light
+convolutions and the channel gate."""
 
 from .classifier import (
     CLASSIFIERS,
@@ -8,6 +9,7 @@ from .classifier import (
     LinearClassifier,
     build_classifier,
 )
+from .conv import ChannelGate, LightConv3x3
 from .norm import bn_neck
 from .pooling import POOLING_LAYERS, GeneralizedMeanPooling, build_pooling
 
@@ -19,6 +21,8 @@ __all__ = [
     "LinearClassifier",
     "build_classifier",
     "bn_neck",
+    "ChannelGate",
+    "LightConv3x3",
     "POOLING_LAYERS",
     "GeneralizedMeanPooling",
     "build_pooling",

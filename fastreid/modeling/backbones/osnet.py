@@ -28,10 +28,12 @@ from typing import Dict, Sequence
 import torch
 import torch.nn as nn
 
+from fastreid.layers import ChannelGate, LightConv3x3
+
 from .build import BACKBONE_REGISTRY
 from .pretrain import load_pretrained_weights, resolve_pretrain_path
 
-__all__ = ["ConvBNReLU", "LiteConv3x3", "ChannelGate", "OSBlock", "OSNet", "build_osnet_backbone"]
+__all__ = ["ConvBNReLU", "OSBlock", "OSNet", "build_osnet_backbone"]
 
 
 class ConvBNReLU(nn.Sequential):
@@ -47,39 +49,6 @@ class ConvBNReLU(nn.Sequential):
         super().__init__(*layers)
 
 
-class LiteConv3x3(nn.Module):
-    """Lite 3x3 layer: pointwise 1x1 conv, then depth-wise 3x3 conv, then BN + ReLU. Keeps H x W."""
-
-    def __init__(self, in_ch: int, out_ch: int):
-        super().__init__()
-        self.pointwise = nn.Conv2d(in_ch, out_ch, 1, bias=False)
-        self.depthwise = nn.Conv2d(out_ch, out_ch, 3, padding=1, groups=out_ch, bias=False)
-        self.bn = nn.BatchNorm2d(out_ch)
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.bn(self.depthwise(self.pointwise(x))))
-
-
-class ChannelGate(nn.Module):
-    """Unified aggregation gate: global average pool, 1x1 conv to C/r, ReLU, 1x1 conv to C, sigmoid.
-
-    Returns ``x * gate(x)``; input and output ``(B, C, H, W)``. One instance is shared by all streams.
-    """
-
-    def __init__(self, channels: int, reduction: int = 16):
-        super().__init__()
-        hidden = max(channels // reduction, 1)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(channels, hidden, 1, bias=True)
-        self.relu = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(hidden, channels, 1, bias=True)
-        self.sigmoid = nn.Sigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.sigmoid(self.fc2(self.relu(self.fc1(self.pool(x)))))
-
-
 class OSBlock(nn.Module):
     """Omni-scale residual block with ``num_streams`` streams of 1..T Lite 3x3 layers (T = 4 in OSNet)."""
 
@@ -88,7 +57,7 @@ class OSBlock(nn.Module):
         mid = out_ch // bottleneck_ratio
         self.reduce = ConvBNReLU(in_ch, mid, 1)
         self.streams = nn.ModuleList(
-            nn.Sequential(*[LiteConv3x3(mid, mid) for _ in range(depth)]) for depth in range(1, num_streams + 1)
+            nn.Sequential(*[LightConv3x3(mid, mid) for _ in range(depth)]) for depth in range(1, num_streams + 1)
         )
         self.gate = ChannelGate(mid)
         self.expand = ConvBNReLU(mid, out_ch, 1, relu=False)

@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fastreid.layers import LightConv3x3
+
 from .interaction import build_interaction
 
 __all__ = ["ConvBNReLU", "Conv1x1Linear", "LightConv3x3", "MSICell", "FUSIONS"]
@@ -45,17 +47,6 @@ class Conv1x1Linear(nn.Sequential):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
-
-
-class LightConv3x3(nn.Sequential):
-    """Light 3x3 conv: 1x1 conv (no BN) then depth-wise 3x3 conv, BN, ReLU; keeps the spatial size."""
-
-    def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__()
-        self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
-        self.depthwise = nn.Conv2d(out_channels, out_channels, 3, padding=1, groups=out_channels, bias=False)
-        self.bn = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
 
 
 def _light_stack(channels: int, depth: int) -> nn.Sequential:

@@ -21,8 +21,8 @@ from typing import Callable, Dict, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from fastreid import layers
 from fastreid.config import ConfigError
 
 __all__ = [
@@ -62,27 +62,12 @@ class Exchange(nn.Module):
         return x2, x1
 
 
-class ChannelGate(nn.Module):
-    """The "gate" option: a channel gate whose MLP is shared by both branches.
-
-    g(x) = sigmoid(fc2(relu(fc1(GAP(x))))), fc1: C -> C/reduction and fc2: C/reduction -> C as 1x1 convs
-    with bias. Each branch is multiplied by its own gate ``(B, C, 1, 1)``.
-    """
-
-    def __init__(self, channels: int, reduction: int = 16) -> None:
-        super().__init__()
-        hidden = max(1, channels // reduction)
-        self.fc1 = nn.Conv2d(channels, hidden, kernel_size=1, bias=True)
-        self.fc2 = nn.Conv2d(hidden, channels, kernel_size=1, bias=True)
-
-    def gate(self, x: torch.Tensor) -> torch.Tensor:
-        """Channel gate ``(B, C, 1, 1)`` in (0, 1) for features ``(B, C, H, W)``."""
-        pooled = F.adaptive_avg_pool2d(x, 1)
-        return torch.sigmoid(self.fc2(F.relu(self.fc1(pooled))))
+class ChannelGate(layers.ChannelGate):
+    """The "gate" option: the toolbox's channel gate (:class:`fastreid.layers.ChannelGate`, one MLP)
+    applied to both branches, each gated by its own pooled statistics ``(B, C, 1, 1)``."""
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> Pair:
-        # One MLP serves both branches; each branch is gated by its own pooled statistics. Two calls
-        # (rather than one batched call split by x1.shape[0]) keep the batch axis dynamic in ONNX.
+        # Two calls (rather than one batched call split by x1.shape[0]) keep the batch axis dynamic in ONNX.
         return x1 * self.gate(x1), x2 * self.gate(x2)
 
 
