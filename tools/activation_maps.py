@@ -24,8 +24,8 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import ToolError, cli_errors, collect_images, load_cfg, setup_logging  # noqa: E402
+from fastreid.data.image_lists import collect_images
+from fastreid.engine.cli import ToolError, cli_errors, load_cfg, setup_logging
 
 logger = logging.getLogger("fastreid.tools.activation_maps")
 

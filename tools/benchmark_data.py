@@ -16,7 +16,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import sys
 import time
 from typing import Dict, List
@@ -26,6 +25,7 @@ from tabulate import tabulate
 
 from fastreid.config import get_cfg
 from fastreid.data import build_reid_train_loader
+from fastreid.utils.env import format_machine, machine_summary
 
 
 def measure(cfg, workers: int, batches: int) -> Dict[str, float]:
@@ -74,12 +74,10 @@ def main(argv=None) -> int:
     base = rows[0]["images_per_s"]
     for r in rows:
         r["ratio_to_first"] = round(r["images_per_s"] / base, 2)
-    machine = {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
-               "platform": platform.platform(), "processor": platform.processor() or platform.machine()}
+    machine = machine_summary()
     command = " ".join([os.path.basename(sys.argv[0])] + (argv if argv is not None else sys.argv[1:]))
     print(f"$ {command}")
-    print(f"machine: {machine['platform']}, {machine['cpus']} CPUs, python {machine['python']}, "
-          f"torch {machine['torch']}")
+    print(f"machine: {format_machine(machine)}")
     print(f"Train-loader throughput on SyntheticReID (synthetic, generated data), {args.size[0]}x{args.size[1]}, "
           f"batch {args.batch}, {args.batches} timed batches")
     print(tabulate([[r["workers"], r["images_per_s"], r["ratio_to_first"], r["startup_s"]] for r in rows],

@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+from fastreid.utils.env import machine_summary
 
 SCALES = {"market": (3368, 15913, 6), "msmt": (11659, 82161, 15)}
 
@@ -89,17 +90,6 @@ def run_msmt(args):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-            "load_avg": os.getloadavg()}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", nargs="+", default=["market", "msmt"], choices=sorted(SCALES))
@@ -113,7 +103,7 @@ def main():
     if args.child_msmt:
         run_msmt_child(args)
         return
-    report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "machine": machine(), "runs": []}
+    report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "machine": machine_summary(), "runs": []}
     for scale in args.scales:
         report["runs"].append(run_market(args) if scale == "market" else run_msmt(args))
     print("command:", report["command"])

@@ -22,7 +22,6 @@ import argparse
 import io
 import json
 import logging
-import platform
 import statistics
 import time
 from typing import Callable, Dict, List
@@ -34,6 +33,7 @@ from fastreid.config import get_cfg
 from fastreid.modeling.complexity import count_macs, count_parameters
 from fastreid.modeling.inference import inference_model
 from fastreid.modeling.meta_arch.build import build_model
+from fastreid.utils.env import format_machine, machine_summary
 
 logger = logging.getLogger("benchmark_model")
 HEADS = {"msinet": "FBLNeck"}
@@ -187,8 +187,8 @@ def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     logger.info("command: benchmark_model.py %s", " ".join(argv or []))
-    logger.info("machine: %s, %s, torch %s, threads %d, device %s", platform.node(), platform.processor()
-                or platform.machine(), torch.__version__, args.threads, args.device)
+    machine = machine_summary(args.device)
+    logger.info("machine: %s", format_machine(machine))
     results = {}
     for name in args.models:
         logger.info("measuring %s", name)
@@ -199,7 +199,7 @@ def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
                 args.batch, args.size[0], args.size[1], args.threads, format_table(results))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "results": results}, f, indent=2)
+            json.dump({"args": vars(args), "machine": machine, "results": results}, f, indent=2)
     return results
 
 

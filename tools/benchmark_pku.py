@@ -18,13 +18,14 @@ import argparse
 import json
 import logging
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Sequence
 
 import numpy as np
+
+from fastreid.utils.env import machine_summary
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = REPO / "configs" / "PKUReIDSubset" / "bench_scratch.yml"
@@ -178,7 +179,7 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
         rows[name] = train_and_evaluate(build_cfg(args, name, MODELS[name]))
         logger.info("%s: %s", name, rows[name])
     table = markdown_table(rows)
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
+    machine = machine_summary()
     logger.info("PKU-Reid subset (40 train ids / 34 test ids), input %dx%d, %d epochs, seed %d\n%s",
                 args.height, args.width, args.epochs, args.seed, table)
     report = {"command": cmd, "machine": machine, "env": collect_env_info().splitlines()[:3],

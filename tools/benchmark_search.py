@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import statistics
 import time
 from typing import Callable, Dict, List
@@ -28,6 +27,7 @@ import torch
 
 from fastreid.config import get_cfg
 from fastreid.modeling.meta_arch.build import build_model
+from fastreid.utils.env import format_machine, machine_summary
 from msinet.config import add_msinet_config
 from msinet.memory import TwinMemory
 from msinet.search_objectives import ContrastiveObjective
@@ -154,15 +154,12 @@ def main(argv=None) -> Dict[str, object]:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     results = run(args.batch, tuple(args.size), args.repeats, args.warmup, args.classes, args.device)
-    machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-               "torch": torch.__version__, "threads": torch.get_num_threads(), "device": args.device}
-    if args.device.startswith("cuda"):
-        machine["gpu"] = torch.cuda.get_device_name()
+    machine = machine_summary(args.device)
     report = {"command": "python tools/benchmark_search.py " + " ".join(argv if argv is not None else
                                                                            __import__("sys").argv[1:]),
               "machine": machine, "batch": args.batch, "size": list(args.size), "results": results}
     print(f"command: {report['command']}")
-    print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()))
+    print(f"machine: {format_machine(machine)}")
     print(f"batch {args.batch} at {args.size[0]}x{args.size[1]}, median of {args.repeats}")
     t = results["msinet_training_iteration_s"]
     rows = [("search iteration (arch + weight step)", results["search_iteration_s"]),

@@ -27,9 +27,7 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import ToolError, cli_errors, setup_logging  # noqa: E402
-
+from fastreid.engine.cli import ToolError, cli_errors, setup_logging
 from fastreid.utils.file_io import atomic_open
 
 logger = logging.getLogger("fastreid.tools.collect_results")

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -140,12 +139,14 @@ def plot_curves(runs: Dict[str, str], path: Path) -> None:
 
 
 def draw_ranks(config_file: str, weights: str, overrides: List[str], out: Path) -> None:
-    sys.path.insert(0, str(REPO / "tools"))
-    import visualize_ranks
+    from fastreid.engine.cli import load_cfg
+    from fastreid.engine.predictor import DefaultPredictor
+    from fastreid.evaluation.ranked_lists import write_ranked_lists
 
-    visualize_ranks.main(["--dataset", "SyntheticReID", "--config-file", str(REPO / config_file),
-                          "--weights", weights, "--output", str(out / "ranked_lists"), "--num-vis", "4",
-                          "--topk", "8", "--size", "128", "64", "--opts", *overrides])
+    predictor = DefaultPredictor(load_cfg(str(REPO / config_file), weights, overrides))
+    feats, paths, pids, camids, num_query = predictor.run_on_dataset("SyntheticReID")
+    write_ranked_lists(feats.numpy(), paths, pids, camids, num_query, str(out / "ranked_lists"), num_vis=4, topk=8,
+                       size_hw=(128, 64))
 
 
 def table(rows: Dict[str, Dict[str, float]]) -> str:

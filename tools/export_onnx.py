@@ -35,15 +35,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (  # noqa: E402
-    ToolError,
-    add_model_arguments,
-    cli_errors,
-    collect_images,
-    load_cfg,
-    setup_logging,
-)
+from fastreid.data.image_lists import collect_images
+from fastreid.engine.cli import ToolError, add_model_arguments, cli_errors, load_cfg, setup_logging
 
 logger = logging.getLogger("fastreid.tools.export_onnx")
 

@@ -21,24 +21,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from typing import List, Optional
 
 import numpy as np
-import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (  # noqa: E402
-    ToolError,
-    add_model_arguments,
-    build_predictor,
-    cli_errors,
-    collect_images,
-    save_features,
-    setup_logging,
-)
+from fastreid.data.image_lists import collect_images
+from fastreid.engine.cli import ToolError, add_model_arguments, build_predictor, cli_errors, setup_logging
+from fastreid.evaluation.feature_files import save_features
 
 logger = logging.getLogger("fastreid.tools.extract_features")
 
@@ -70,23 +61,6 @@ def _progress(start: float):
     return report
 
 
-def extract_dataset(predictor, name: str):
-    """Features, paths, pids, camids and num_query of a registered test dataset (query first)."""
-    from fastreid.data import build_reid_test_loader
-
-    loader, num_query = build_reid_test_loader(predictor.cfg, name)
-    feats, paths, pids, camids = [], [], [], []
-    total = len(loader.dataset)
-    report = _progress(time.perf_counter())
-    for batch in loader:
-        feats.append(predictor(batch["images"]))
-        paths.extend(batch["img_paths"])
-        pids.extend(torch.as_tensor(batch["targets"]).tolist())
-        camids.extend(torch.as_tensor(batch["camids"]).tolist())
-        report(len(paths), total)
-    return torch.cat(feats).numpy(), paths, pids, camids, num_query
-
-
 @cli_errors
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
@@ -96,7 +70,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     predictor = build_predictor(args)
     start = time.perf_counter()
     if args.dataset:
-        feats, paths, pids, camids, num_query = extract_dataset(predictor, args.dataset)
+        feats, paths, pids, camids, num_query = predictor.run_on_dataset(args.dataset, _progress(start))
+        feats = feats.numpy()
         save_features(args.output, paths, feats, predictor.size_hw, pids, camids, num_query)
         extra = f", {num_query} query + {len(paths) - num_query} gallery"
     else:

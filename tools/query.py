@@ -27,18 +27,10 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (  # noqa: E402
-    ToolError,
-    add_model_arguments,
-    build_predictor,
-    cli_errors,
-    collect_images,
-    load_features,
-    setup_logging,
-)
-
-from fastreid.utils.file_io import atomic_open  # noqa: E402
+from fastreid.data.image_lists import collect_images
+from fastreid.engine.cli import ToolError, add_model_arguments, build_predictor, cli_errors, setup_logging
+from fastreid.evaluation.feature_files import load_features
+from fastreid.utils.file_io import atomic_open
 
 logger = logging.getLogger("fastreid.tools.query")
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-__all__ = ["DefaultPredictor", "read_image", "IMAGE_EXTENSIONS", "list_images"]
+from fastreid.data.image_lists import IMAGE_EXTENSIONS, list_images
+
+__all__ = ["DefaultPredictor", "DatasetFeatures", "read_image", "IMAGE_EXTENSIONS", "list_images"]
 
 logger = logging.getLogger(__name__)
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
 
 def read_image(path: str, size_hw: Sequence[int]) -> torch.Tensor:
     """Read an image file the way the test loader does (same decoder, same resize).
@@ -42,18 +41,6 @@ def read_image(path: str, size_hw: Sequence[int]) -> torch.Tensor:
         raise FileNotFoundError(f"image file not found: {path}")
     image = read_rgb(path).resize((int(size_hw[1]), int(size_hw[0])), Image.BICUBIC)
     return ToTensor255()(image)
-
-
-def list_images(folder: str) -> List[str]:
-    """Every image file under ``folder`` (recursive), sorted, with IMAGE_EXTENSIONS (case-insensitive)."""
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"image folder not found: {folder}")
-    found = []
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                found.append(os.path.join(root, name))
-    return sorted(found)
 
 
 def _with_class_count(cfg):
@@ -87,6 +74,17 @@ def _with_class_count(cfg):
         cfg.freeze()
     logger.info("MODEL.HEADS.NUM_CLASSES set to %d (%s)", count, "from the checkpoint" if weights else "no weights")
     return cfg
+
+
+class DatasetFeatures(NamedTuple):
+    """Features of a test set, query images first: rows ``[:num_query]`` are the query, the rest the
+    gallery (what :mod:`fastreid.evaluation.feature_files` stores and the ranking tools read)."""
+
+    features: torch.Tensor  # (N, D) float32, L2-normalised
+    paths: List[str]
+    pids: List[int]
+    camids: List[int]
+    num_query: int
 
 
 class DefaultPredictor:
@@ -172,3 +170,22 @@ class DefaultPredictor:
         if not chunks:
             raise ValueError("run_on_files got an empty list of image paths")
         return torch.cat(chunks)
+
+    def run_on_dataset(self, name: str, progress: Optional[Callable[[int, int], None]] = None) -> DatasetFeatures:
+        """Features of the query and gallery of the registered test set ``name``, read by the test
+        loader (the evaluation's images, resize and order); ``progress(done, total)`` after every batch."""
+        from fastreid.data import build_reid_test_loader
+
+        loader, num_query = build_reid_test_loader(self.cfg, name)
+        feats: List[torch.Tensor] = []
+        paths: List[str] = []
+        pids: List[int] = []
+        camids: List[int] = []
+        for batch in loader:
+            feats.append(self(batch["images"]))
+            paths.extend(batch["img_paths"])
+            pids.extend(torch.as_tensor(batch["targets"]).tolist())
+            camids.extend(torch.as_tensor(batch["camids"]).tolist())
+            if progress is not None:
+                progress(len(paths), len(loader.dataset))
+        return DatasetFeatures(torch.cat(feats), paths, pids, camids, num_query)

@@ -19,7 +19,7 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["evaluate_rank", "evaluate_features", "evaluate_blocks", "GalleryIndex"]
+__all__ = ["evaluate_rank", "evaluate_features", "evaluate_blocks", "GalleryIndex", "ranked_gallery", "per_query_ap"]
 
 logger = logging.getLogger(__name__)
 
@@ -261,3 +261,31 @@ def evaluate_features(q_feat: np.ndarray, g_feat: np.ndarray, q_pids: np.ndarray
         raise ValueError(f"g_pids: {gindex.g_pids.shape[0]} entries; expected {blocks.num_gallery} (g_feat rows)")
     return evaluate_blocks(blocks.rows, blocks.num_query, q_pids, q_camids, gindex, blocks.num_gallery,
                            max_rank, chunk_rows)
+
+
+def ranked_gallery(q_pid: int, q_camid: int, g_pids: np.ndarray, g_camids: np.ndarray,
+                   junk_pid: Optional[int] = -1) -> np.ndarray:
+    """Indices of the gallery entries one query is ranked against under the protocol above: its own
+    identity seen by its own camera and the junk identity are left out (as :class:`GalleryIndex` does
+    for the metrics)."""
+    g_pids, g_camids = np.asarray(g_pids), np.asarray(g_camids)
+    drop = (g_pids == q_pid) & (g_camids == q_camid)
+    if junk_pid is not None:
+        drop |= g_pids == junk_pid
+    return np.flatnonzero(~drop)
+
+
+def per_query_ap(distmat: np.ndarray, q_pids, g_pids, q_camids, g_camids) -> np.ndarray:
+    """AP of every query by :func:`evaluate_rank` (NaN where a query has no true match left)."""
+    q_pids, g_pids = np.asarray(q_pids), np.asarray(g_pids)
+    q_camids, g_camids = np.asarray(q_camids), np.asarray(g_camids)
+    has_match = np.array([(g_pids[ranked_gallery(p, c, g_pids, g_camids)] == p).any()
+                          for p, c in zip(q_pids, q_camids)], dtype=bool)
+    ap = np.full(distmat.shape[0], np.nan)
+    if has_match.any():
+        _cmc, all_ap, _inp = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids,
+                                           max_rank=min(50, distmat.shape[1]))
+        if len(all_ap) != has_match.sum():
+            raise AssertionError("evaluate_rank kept a different set of queries than ranked_gallery")
+        ap[has_match] = np.asarray(all_ap, dtype=np.float64)
+    return ap

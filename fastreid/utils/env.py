@@ -7,12 +7,12 @@ import os
 import platform
 import random
 import sys
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
 
-__all__ = ["seed_all_rng", "derive_seed", "collect_env_info"]
+__all__ = ["seed_all_rng", "derive_seed", "collect_env_info", "machine_summary", "format_machine"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,40 @@ def collect_env_info() -> str:
         except ImportError:
             rows.append((lib, "not installed"))
     return tabulate(rows)
+
+
+def machine_summary(device: str = "cpu") -> Dict[str, Any]:
+    """What a benchmark's figures depend on, for its printout and JSON: CPU model, cores this process
+    may use, torch threads, load average, platform, python / torch / numpy versions, and the GPU when
+    ``device`` is a CUDA device."""
+    import platform
+
+    import numpy as np
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 1
+    out: Dict[str, Any] = {
+        "cpu": cpu, "cpus": usable, "threads": torch.get_num_threads(),
+        "load_avg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+        "numpy": np.__version__, "device": device,
+    }
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name()
+    return out
+
+
+def format_machine(summary: Dict[str, Any]) -> str:
+    """One line of :func:`machine_summary` for a benchmark's printout."""
+    return ", ".join(f"{k} {v}" for k, v in summary.items() if v is not None)
 
 
 def resolve_device(name: str, key: str = "MODEL.DEVICE") -> torch.device:

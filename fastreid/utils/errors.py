@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator, Optional, Tuple, Type
 
-__all__ = ["UserError", "ConfigValueError", "user_errors", "exit_on_user_error", "one_line"]
+__all__ = ["UserError", "ConfigValueError", "ToolError", "user_errors", "exit_on_user_error", "one_line"]
 
 
 class UserError(Exception):
@@ -30,6 +30,10 @@ class ConfigValueError(UserError, ValueError):
     def __init__(self, message: str, *, key: str = "", value: object = None, expected: str = "") -> None:
         super().__init__(message)
         self.key, self.value, self.expected = key, value, expected
+
+
+class ToolError(UserError, ValueError):
+    """A command-line input of a tool (a file, folder, image list, features file or argument) is wrong."""
 
 
 def user_errors() -> Tuple[Type[BaseException], ...]:

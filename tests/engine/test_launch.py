@@ -41,14 +41,13 @@ def test_two_process_gloo_ddp_ends_with_identical_weights(tmp_path):
 def test_launch_under_torchrun_joins_the_env_group(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
         from engine_parts import ddp_train_worker
         from fastreid.engine import launch
         launch(ddp_train_worker, 1, args=({str(tmp_path)!r},), backend="gloo")  # torchrun sets the layout
     """))
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env["OMP_NUM_THREADS"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent), env.get("PYTHONPATH", "")]))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
            "--master_port", str(find_free_port()), str(script)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 from tools_testlib import COLORS, load_tool, solid_image
 
+from fastreid.evaluation.rank import per_query_ap
 from fastreid.utils.visualizer import MATCH_COLOR, MISMATCH_COLOR
 
 tool = load_tool("visualize_ranks")
@@ -51,7 +52,7 @@ def _tile_colour(strip, i):
 def test_per_query_ap_matches_hand_computed_values(features_file):
     d = np.load(features_file)
     f, nq = d["features"], int(d["num_query"])
-    ap = tool.per_query_ap(1 - f[:nq] @ f[nq:].T, d["pids"][:nq], d["pids"][nq:], d["camids"][:nq], d["camids"][nq:])
+    ap = per_query_ap(1 - f[:nq] @ f[nq:].T, d["pids"][:nq], d["pids"][nq:], d["camids"][:nq], d["camids"][nq:])
     np.testing.assert_allclose(ap, [1.0, 1.0, (1 / 3 + 2 / 4) / 2, 1.0], atol=1e-6)
 
 

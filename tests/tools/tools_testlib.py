@@ -4,7 +4,6 @@ whole suite runs, since every test folder has one)."""
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,6 @@ SIZE_HW = (64, 32)
 
 def load_tool(name: str):
     """Import ``tools/<name>.py`` as a module (tools are scripts, not a package)."""
-    if str(TOOLS) not in sys.path:
-        sys.path.insert(0, str(TOOLS))
     spec = importlib.util.spec_from_file_location(f"tools_{name}", TOOLS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,0 +1,89 @@
+"""The command-line side of the tools (``tools/*.py``): model arguments, the config of a trained model,
+its predictor, logging, and the one-line error policy. The tools are thin layers over these and over
+the library's feature files (:mod:`fastreid.evaluation.feature_files`) and image lists
+(:mod:`fastreid.data.image_lists`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import os
+from typing import Callable, List, Optional, Sequence
+
+from fastreid.utils.errors import ToolError
+
+__all__ = ["ToolError", "add_model_arguments", "setup_logging", "load_cfg", "build_predictor", "cli_errors"]
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """INFO (or DEBUG) logging to stderr with a short timestamped format."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="[%(asctime)s %(name)s] %(message)s",
+        datefmt="%H:%M:%S",
+        force=True,
+    )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """--config-file, --weights, --random-weights, --device and trailing KEY VALUE overrides."""
+    parser.add_argument("--config-file", required=required, metavar="FILE", help="YAML config of the model")
+    parser.add_argument("--weights", default="", metavar="FILE",
+                        help="checkpoint to load (overrides MODEL.WEIGHTS)")
+    parser.add_argument("--random-weights", action="store_true",
+                        help="allow running without weights (an untrained network; for smoke tests)")
+    parser.add_argument("--device", default="", help="torch device, e.g. cpu or cuda (default: the config's)")
+    parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], metavar="KEY VALUE",
+                        help="config overrides, e.g. --opts INPUT.SIZE_TEST 256,128 TEST.FLIP.ENABLED True")
+
+
+def load_cfg(config_file: str, weights: str = "", opts: Sequence[str] = (), device: str = "",
+             random_weights: bool = False):
+    """The frozen config of a model: defaults + ``config_file`` + ``opts`` + weights / device.
+
+    ImageNet pre-training is switched off (the checkpoint replaces it). Without weights (from
+    ``weights`` or MODEL.WEIGHTS) this is an error unless ``random_weights``.
+    """
+    from fastreid.config import get_cfg
+
+    if not os.path.isfile(config_file):
+        raise ToolError(f"--config-file: file not found: {config_file}")
+    cfg = get_cfg(plugins=True)
+    cfg.merge_from_file(config_file)
+    cfg.merge_from_list(list(opts))
+    if weights:
+        cfg.MODEL.WEIGHTS = weights
+    if device:
+        cfg.MODEL.DEVICE = device
+    cfg.MODEL.BACKBONE.PRETRAIN = False
+    if cfg.MODEL.WEIGHTS and not os.path.isfile(cfg.MODEL.WEIGHTS):
+        raise ToolError(f"weights: checkpoint file not found: {cfg.MODEL.WEIGHTS}")
+    if not cfg.MODEL.WEIGHTS and not random_weights:
+        raise ToolError(
+            f"{config_file}: no weights (MODEL.WEIGHTS is empty); pass --weights FILE, "
+            "or --random-weights to use an untrained network"
+        )
+    cfg.freeze()
+    return cfg
+
+
+def build_predictor(args: argparse.Namespace):
+    """A DefaultPredictor from the arguments of :func:`add_model_arguments`."""
+    from fastreid.engine.predictor import DefaultPredictor
+
+    cfg = load_cfg(args.config_file, args.weights, args.opts, args.device, args.random_weights)
+    return DefaultPredictor(cfg)
+
+
+def cli_errors(main: Callable[[Optional[List[str]]], int]) -> Callable[[Optional[List[str]]], int]:
+    """Turn user-input errors raised inside ``main`` into ``SystemExit("error: <one line>")``."""
+    from fastreid.utils.errors import exit_on_user_error
+
+    @functools.wraps(main)
+    def wrapper(argv: Optional[List[str]] = None) -> int:
+        with exit_on_user_error():
+            return main(argv)
+
+    return wrapper

@@ -1,0 +1,54 @@
+"""The features file (``.npz``) written by ``tools/extract_features.py`` and read by ``tools/query.py``
+and ``tools/visualize_ranks.py``:
+
+    paths (N,) str, features (N, D) float32 L2-normalised, size_hw (2,) int;
+    optionally pids (N,) int, camids (N,) int and num_query () int when extracted from a dataset
+    (the first num_query rows are the query set, the rest the gallery).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+
+from fastreid.utils.errors import ToolError
+from fastreid.utils.file_io import atomic_open
+
+__all__ = ["save_features", "load_features"]
+
+
+def save_features(path: str, paths: Sequence[str], features: np.ndarray, size_hw: Sequence[int],
+                  pids: Optional[Sequence[int]] = None, camids: Optional[Sequence[int]] = None,
+                  num_query: Optional[int] = None) -> None:
+    """Write a features file (format in the module docstring), atomically."""
+    arrays: Dict[str, np.ndarray] = {
+        "paths": np.asarray([str(p) for p in paths]),
+        "features": np.asarray(features, dtype=np.float32),
+        "size_hw": np.asarray(size_hw, dtype=np.int64),
+    }
+    if pids is not None:
+        arrays["pids"] = np.asarray(pids, dtype=np.int64)
+        arrays["camids"] = np.asarray(camids, dtype=np.int64)
+        arrays["num_query"] = np.asarray(num_query, dtype=np.int64)
+    with atomic_open(path, "wb") as f:  # a file object keeps numpy from appending ".npz" to the name
+        np.savez(f, **arrays)
+
+
+def load_features(path: str, require: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+    """Read a features file; ``require`` names keys that must be present (a clear error otherwise)."""
+    if not os.path.isfile(path):
+        raise ToolError(f"features file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            out = {k: data[k] for k in data.files}
+    except (ValueError, OSError) as e:
+        raise ToolError(f"{path}: not a features .npz file ({e})") from e
+    for key in ("paths", "features", *require):
+        if key not in out:
+            hint = " (extract with --dataset NAME to store identities)" if key in ("pids", "camids") else ""
+            raise ToolError(f"{path}: features file has no '{key}' array{hint}; it has {sorted(out)}")
+    return out
+
+
