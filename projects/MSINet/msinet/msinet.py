@@ -12,7 +12,7 @@ Registered backbone ``msinet`` (MODEL.BACKBONE.NAME); its forward returns
 from __future__ import annotations
 
 import logging
-from typing import Dict, Sequence
+from typing import Callable, Dict, Sequence
 
 import torch
 import torch.nn as nn
@@ -23,7 +23,7 @@ from fastreid.utils.errors import ConfigValueError
 from .cell import ConvBNReLU, MSICell
 from .genotypes import NUM_INTERACTIONS, genotype_to_cells, resolve_genotype
 
-__all__ = ["MSINet", "Transition", "init_msinet_weights", "build_msinet_backbone"]
+__all__ = ["MSINet", "MSISkeleton", "Transition", "init_msinet_weights", "build_msinet_backbone"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,30 @@ def init_msinet_weights(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-class MSINet(nn.Module):
+class MSISkeleton(nn.Module):
+    """The stem / stage / transition layout shared by MSINet and its search supernet: a stem (7x7 conv
+    stride 2 + BN + ReLU, 3x3 max pool stride 2), three stages of two cells, a transition after stages
+    1 and 2; ``forward -> {"stage2", "final"}``. ``make_cell(cin, cout, index)`` builds cell ``index``
+    (0..5, network order); the authors' initialisation is applied at the end."""
+
+    def _build(self, channels: Sequence[int], make_cell: Callable[[int, int, int], nn.Module]) -> None:
+        c0, c1, c2, c3 = (int(c) for c in channels)
+        self.stem = nn.Sequential(ConvBNReLU(3, c0, 7, stride=2, padding=3), nn.MaxPool2d(3, 2, padding=1))
+        self.stage1 = nn.Sequential(make_cell(c0, c1, 0), make_cell(c1, c1, 1))
+        self.transition1 = Transition(c1)
+        self.stage2 = nn.Sequential(make_cell(c1, c2, 2), make_cell(c2, c2, 3))
+        self.transition2 = Transition(c2)
+        self.stage3 = nn.Sequential(make_cell(c2, c3, 4), make_cell(c3, c3, 5))
+        self.out_channels: Dict[str, int] = {"stage2": c2, "final": c3}
+        init_msinet_weights(self)
+
+    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        x = self.transition1(self.stage1(self.stem(x)))
+        stage2 = self.transition2(self.stage2(x))
+        return {"stage2": stage2, "final": self.stage3(stage2)}
+
+
+class MSINet(MSISkeleton):
     """The MSINet backbone.
 
     Args:
@@ -73,29 +96,8 @@ class MSINet(nn.Module):
         if len(channels) != 4:
             raise ValueError(f"MSINet channels: expected 4 values (stem + 3 stages), got {list(channels)}")
         self.genotype = list(genotype)
-        c0, c1, c2, c3 = (int(c) for c in channels)
         cell_ops = genotype_to_cells(self.genotype)
-
-        def stage(cin: int, cout: int, first: int) -> nn.Sequential:
-            return nn.Sequential(
-                MSICell(cin, cout, cell_ops[first], fusion, scale_ratio),
-                MSICell(cout, cout, cell_ops[first + 1], fusion, scale_ratio),
-            )
-
-        self.stem = nn.Sequential(ConvBNReLU(3, c0, 7, stride=2, padding=3), nn.MaxPool2d(3, 2, padding=1))
-        self.stage1 = stage(c0, c1, 0)
-        self.transition1 = Transition(c1)
-        self.stage2 = stage(c1, c2, 2)
-        self.transition2 = Transition(c2)
-        self.stage3 = stage(c2, c3, 4)
-        self.out_channels: Dict[str, int] = {"stage2": c2, "final": c3}
-        init_msinet_weights(self)
-
-    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        x = self.stem(x)
-        x = self.transition1(self.stage1(x))
-        stage2 = self.transition2(self.stage2(x))
-        return {"stage2": stage2, "final": self.stage3(stage2)}
+        self._build(channels, lambda cin, cout, i: MSICell(cin, cout, cell_ops[i], fusion, scale_ratio))
 
 
 @BACKBONE_REGISTRY.register(name="msinet")

@@ -27,9 +27,9 @@ import torch.nn.functional as F
 
 from fastreid.modeling.backbones.build import BACKBONE_REGISTRY
 
-from .cell import ConvBNReLU, MSICell
+from .cell import MSICell
 from .interaction import INTERACTION_OPS, OP_NAMES, check_op_name
-from .msinet import Transition, init_msinet_weights
+from .msinet import MSISkeleton
 
 __all__ = ["MID_RULES", "MixedInteraction", "MSISupernet", "derive_state_dict",
            "build_msinet_supernet"]
@@ -87,7 +87,7 @@ class MixedInteraction(nn.Module):
         return out1, out2
 
 
-class MSISupernet(nn.Module):
+class MSISupernet(MSISkeleton):
     """The search form of MSINet: six MSI cells whose 12 IMs are :class:`MixedInteraction`.
 
     Args:
@@ -114,30 +114,13 @@ class MSISupernet(nn.Module):
         self.mid_rule = mid_rule
         self.alpha = nn.Parameter(alpha_std * torch.randn(NUM_CELLS * IMS_PER_CELL, len(self.op_names)))
 
-        c = list(channels)
-        self.stem = nn.Sequential(ConvBNReLU(3, c[0], 7, stride=2, padding=3),
-                                  nn.MaxPool2d(3, stride=2, padding=1))
-        self.stage1 = nn.Sequential(self._cell(c[0], c[1], 0, scale_ratio, fusion),
-                                    self._cell(c[1], c[1], 1, scale_ratio, fusion))
-        self.transition1 = Transition(c[1])
-        self.stage2 = nn.Sequential(self._cell(c[1], c[2], 2, scale_ratio, fusion),
-                                    self._cell(c[2], c[2], 3, scale_ratio, fusion))
-        self.transition2 = Transition(c[2])
-        self.stage3 = nn.Sequential(self._cell(c[2], c[3], 4, scale_ratio, fusion),
-                                    self._cell(c[3], c[3], 5, scale_ratio, fusion))
-        self.out_channels: Dict[str, int] = {"stage2": c[2], "final": c[3]}
-        init_msinet_weights(self)
+        self._build(channels, lambda cin, cout, i: self._cell(cin, cout, i, scale_ratio, fusion))
 
     def _cell(self, cin: int, cout: int, index: int, scale_ratio: Sequence[int], fusion: str) -> MSICell:
         mid = (cin if self.mid_rule == "in" else cout) // 4
         ims = [MixedInteraction(mid, self.alpha, IMS_PER_CELL * index + k, self.op_names)
                for k in range(IMS_PER_CELL)]
         return MSICell(cin, cout, ops=ims, fusion=fusion, scale_ratio=scale_ratio, mid_channels=mid)
-
-    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        x = self.transition1(self.stage1(self.stem(x)))
-        stage2 = self.transition2(self.stage2(x))
-        return {"stage2": stage2, "final": self.stage3(stage2)}
 
     def arch_parameters(self) -> List[nn.Parameter]:
         """The architecture parameters (optimised by the search's Adam, never by the weight optimizer)."""
