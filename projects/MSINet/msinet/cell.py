@@ -18,7 +18,6 @@ from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from fastreid.layers import LightConv3x3
 
@@ -119,9 +118,9 @@ class MSICell(nn.Module):
         a, b = self.interact1(a, b)
         a, b = self.round2_a(a), self.round2_b(b)
         a, b = self.interact2(a, b)
-        out = self._fuse(self.expand_a(a), self.expand_b(b))
-        identity = x if self.shortcut is None else self.shortcut(x)
-        return F.relu(out + identity)
+        out = self._fuse(self.expand_a(a), self.expand_b(b))  # a new tensor, saved by no backward
+        # in place: the same arithmetic without two more full-size maps per cell (faster on the CPU)
+        return out.add_(x if self.shortcut is None else self.shortcut(x)).relu_()
 
     @property
     def interactions(self) -> Tuple[nn.Module, nn.Module]:
