@@ -65,3 +65,19 @@ def test_paper_search_recipe_and_model():
     model = build_model(cfg).eval()
     with torch.no_grad():
         assert model(torch.rand(1, 3, 64, 32) * 255).shape == (1, 512)
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("SEARCH.PROTOCOL", "author", "SEARCH.PROTOCOL: 'author'; expected one of paper, authors"),
+    ("SEARCH.ARCH_STEPS", "[225, 150]", r"SEARCH.ARCH_STEPS: \[225, 150\]; expected increasing whole epochs"),
+    ("SEARCH.ARCH_STEPS", "[0, 150]", r"SEARCH.ARCH_STEPS: \[0, 150\]"),
+    ("SEARCH.MEMORY_INIT", "zeros", "SEARCH.MEMORY_INIT: 'zeros'; expected centroid or zero"),
+])
+def test_bad_search_keys_are_refused_before_any_work(key, value, match):
+    from fastreid.utils.errors import ConfigValueError
+    from msinet.search_trainer import check_search_cfg
+
+    cfg = _load(SEARCH_DIR / "msmt17.yml")
+    cfg.merge_from_list([key, value])
+    with pytest.raises(ConfigValueError, match=match):
+        check_search_cfg(cfg)
