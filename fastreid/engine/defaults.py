@@ -167,18 +167,17 @@ class DefaultTrainer(TrainerBase):
         self.last_eval_epoch: Optional[int] = None
         self.test_loaders: Dict[Tuple[str, Optional[int]], Tuple[Any, int]] = {}  # built (and printed) once
         self.register_hooks(self.build_hooks())
-        if "loaders" in inspect.signature(self.check_test_sets).parameters:
-            self.check_test_sets(cfg, unwrap_model(model), loaders=self.test_loaders)
-        else:
-            self.check_test_sets(cfg, unwrap_model(model))
+        self.check_test_sets(cfg, unwrap_model(model), **self._loaders_for(self.check_test_sets))
 
     def _evaluate(self) -> Dict[str, Any]:
         """``test`` on the current weights with this trainer's test loaders (read and printed once per
         run). An override written as fast-reid's ``test(cls, cfg, model)`` is called as such."""
-        model = unwrap_model(self.model)
-        if "loaders" in inspect.signature(self.test).parameters:
-            return self.test(self.cfg, model, loaders=self.test_loaders)
-        return self.test(self.cfg, model)
+        return self.test(self.cfg, unwrap_model(self.model), **self._loaders_for(self.test))
+
+    def _loaders_for(self, method) -> Dict[str, Any]:
+        """``{"loaders": self.test_loaders}`` when ``method`` takes them; empty for an override written
+        with fast-reid's signature (which then builds its loaders itself)."""
+        return {"loaders": self.test_loaders} if "loaders" in inspect.signature(method).parameters else {}
 
     # ------------------------------------------------------------------ wiring
     @property
