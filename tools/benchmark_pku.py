@@ -25,6 +25,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
+from fastreid.engine.cli import add_override_arguments
 from fastreid.utils.env import machine_summary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,17 +104,13 @@ def build_cfg(args, name: str, overrides: Sequence[str]):
     return cfg
 
 
-def train_and_evaluate(cfg) -> Dict[str, float]:
+def train_and_evaluate(cfg, overwrite: bool = False) -> Dict[str, float]:
     """Train ``cfg`` with the DefaultTrainer; returns the final evaluation plus timing and size."""
     import torch
 
-    from fastreid.engine import DefaultTrainer
-    from fastreid.utils.env import seed_all_rng
+    from fastreid.engine import DefaultTrainer, start_run
 
-    seed_all_rng(cfg.SEED)
-    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
-    with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
-        f.write(cfg.dump())
+    start_run(cfg, overwrite=overwrite)  # DefaultTrainer seeds itself from cfg.SEED
     trainer = DefaultTrainer(cfg)
     params = sum(p.numel() for p in trainer.model.parameters())
     untrained = DefaultTrainer.test(cfg, trainer.model, loaders=trainer.test_loaders)
@@ -149,7 +146,9 @@ def parse_args(argv=None):
     p.add_argument("--width", type=int, default=48)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default="", help="also write the results here")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="extra KEY VALUE overrides for every model")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train again in model folders that hold an earlier run (their checkpoints are replaced)")
+    add_override_arguments(p)
     return p.parse_args(argv)
 
 
@@ -176,7 +175,7 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
     rows: Dict[str, Dict[str, float]] = {"colour histogram (HSV 8x4x4, 4 stripes)": evaluate_colour_histogram(dataset)}
     for name in args.models.split(","):
         logger.info("=== %s ===", name)
-        rows[name] = train_and_evaluate(build_cfg(args, name, MODELS[name]))
+        rows[name] = train_and_evaluate(build_cfg(args, name, MODELS[name]), overwrite=args.overwrite)
         logger.info("%s: %s", name, rows[name])
     table = markdown_table(rows)
     machine = machine_summary()

@@ -43,9 +43,15 @@ def load_cfg(config_file: str, overrides: List[str]):
     cfg.merge_from_file(str(REPO / config_file))
     cfg.merge_from_list(overrides)
     cfg.freeze()
-    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
-    (Path(cfg.OUTPUT_DIR) / "config.yaml").write_text(cfg.dump())
     return cfg
+
+
+def start(cfg) -> None:
+    """Claim the step's folder as a training run would; the demo's folder is the demo's own, so a
+    rerun of the demo replaces its earlier results."""
+    from fastreid.engine import start_run
+
+    start_run(cfg, overwrite=True)
 
 
 def step(title: str, script: str, config_file: str, overrides: List[str]) -> None:
@@ -60,6 +66,7 @@ def run_search(out: Path, common: List[str]) -> Path:
     step(f"[2/{STEPS}] Architecture search (MSI supernet, Twins Contrastive Mechanism)",
          "projects/MSINet/train_net.py", SEARCH_CFG, overrides)
     cfg = load_cfg(SEARCH_CFG, overrides)
+    start(cfg)
     SearchTrainer(cfg).train()
     genotype = out / "search" / "genotype.yaml"
     if not genotype.is_file():
@@ -91,6 +98,7 @@ def run_training(name: str, config_file: str, overrides: List[str], index: int) 
     script = "projects/MSINet/train_net.py" if "MSINet" in name else "tools/train_net.py"
     step(f"[{index}/{STEPS}] Train {name}", script, config_file, overrides)
     cfg = load_cfg(config_file, overrides)
+    start(cfg)
     trainer = DefaultTrainer(cfg)
     t0 = time.perf_counter()
     results = trainer.train()

@@ -1,6 +1,6 @@
 """Training engine: the hook-driven loop, default hooks, DefaultTrainer, CLI helpers and DDP launch."""
 
-from .defaults import DefaultTrainer, default_argument_parser, default_setup, train_or_evaluate
+from .defaults import DefaultTrainer, default_argument_parser, default_setup, start_run, train_or_evaluate
 from .hooks import (
     BestCheckpointer,
     CallbackHook,
@@ -17,6 +17,6 @@ from .train_loop import AMPTrainer, HookBase, SimpleTrainer, TrainerBase
 
 __all__ = [
     "HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer", "DefaultTrainer", "default_argument_parser",
-    "default_setup", "train_or_evaluate", "launch", "CallbackHook", "IterationTimer", "LRScheduler", "PreciseBN", "LayerFreeze",
+    "default_setup", "start_run", "train_or_evaluate", "launch", "CallbackHook", "IterationTimer", "LRScheduler", "PreciseBN", "LayerFreeze",
     "EvalHook", "PeriodicCheckpointer", "BestCheckpointer", "PeriodicWriter",
 ]

@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Sequence
 
 from fastreid.utils.errors import ToolError
 
-__all__ = ["ToolError", "add_model_arguments", "setup_logging", "load_cfg", "build_predictor", "cli_errors"]
+__all__ = ["ToolError", "add_override_arguments", "add_model_arguments", "setup_logging", "load_cfg", "build_predictor", "cli_errors"]
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -27,16 +27,36 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
+class _ExtendOverrides(argparse.Action):
+    """Collects KEY VALUE words into ``opts`` from both spellings; a literal ``--opts`` among the
+    trailing words is dropped, so ``... KEY VALUE --opts KEY VALUE`` also works."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        words = [v for v in (values or []) if v != "--opts"]
+        namespace.opts = list(getattr(namespace, "opts", None) or []) + words
+
+
+def add_override_arguments(parser: argparse.ArgumentParser) -> None:
+    """The one config-override convention of every command: KEY VALUE pairs at the end of the command
+    line, bare (fast-reid's and detectron2's spelling) or after ``--opts``. ``--opts`` is needed only
+    after an option that takes several words (``--query a.jpg b.jpg``), which would swallow bare pairs.
+    Both land in ``args.opts``."""
+    parser.add_argument("--opts", dest="opts", nargs=argparse.REMAINDER, default=[], action=_ExtendOverrides,
+                        metavar="KEY VALUE", help="config overrides (the same as bare trailing KEY VALUE pairs)")
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, default=argparse.SUPPRESS, action=_ExtendOverrides,
+                        metavar="KEY VALUE", help="config overrides, e.g. SOLVER.BASE_LR 0.01 INPUT.SIZE_TEST 256,128")
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    """--config-file, --weights, --random-weights, --device and trailing KEY VALUE overrides."""
+    """--config-file, --weights, --random-weights, --device and the config overrides
+    (:func:`add_override_arguments`)."""
     parser.add_argument("--config-file", required=required, metavar="FILE", help="YAML config of the model")
     parser.add_argument("--weights", default="", metavar="FILE",
                         help="checkpoint to load (overrides MODEL.WEIGHTS)")
     parser.add_argument("--random-weights", action="store_true",
                         help="allow running without weights (an untrained network; for smoke tests)")
     parser.add_argument("--device", default="", help="torch device, e.g. cpu or cuda (default: the config's)")
-    parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], metavar="KEY VALUE",
-                        help="config overrides, e.g. --opts INPUT.SIZE_TEST 256,128 TEST.FLIP.ENABLED True")
+    add_override_arguments(parser)
 
 
 def load_cfg(config_file: str, weights: str = "", opts: Sequence[str] = (), device: str = "",

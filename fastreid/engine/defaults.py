@@ -30,10 +30,12 @@ from fastreid.utils.file_io import atomic_open
 from fastreid.utils.logger import setup_logger
 
 from . import hooks
+from .cli import add_override_arguments
 from .run_dir import claim_run_dir, keep_previous_config
 from .train_loop import AMPTrainer, SimpleTrainer, TrainerBase
 
-__all__ = ["default_argument_parser", "default_setup", "DefaultTrainer", "train_or_evaluate"]
+__all__ = ["default_argument_parser", "default_setup", "start_run", "save_run_config", "DefaultTrainer",
+           "train_or_evaluate"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +56,7 @@ def default_argument_parser(description: str = "fastreid training") -> argparse.
     p.add_argument("--machine-rank", type=int, default=0, help="rank of this machine (from 0)")
     p.add_argument("--dist-url", default="auto",
                    help="rendezvous URL, e.g. tcp://10.0.0.1:29500; 'auto' picks a free local port")
-    p.add_argument("opts", nargs=argparse.REMAINDER, default=[],
-                   help="config overrides as KEY VALUE pairs, e.g. SOLVER.BASE_LR 0.01")
+    add_override_arguments(p)
     return p
 
 
@@ -95,15 +96,31 @@ def default_setup(cfg, args) -> int:
     seed_all_rng(derive_seed(seed, rank))
     logger.info("Running with full config:\n%s", cfg.dump())
     if comm.is_main_process() and output_dir:
-        path = os.path.join(output_dir, "config.yaml")
-        text = cfg.dump()
-        keep_previous_config(output_dir, text)
-        with atomic_open(path) as f:
-            f.write(text)
-        logger.info("Full config saved to %s", path)
+        logger.info("Full config saved to %s", save_run_config(cfg))
     if not getattr(args, "eval_only", False) and torch.cuda.is_available():
         torch.backends.cudnn.benchmark = cfg.CUDNN_BENCHMARK
     return seed
+
+
+def save_run_config(cfg) -> str:
+    """Write ``OUTPUT_DIR/config.yaml`` atomically (a different earlier one is kept as ``config.<n>.yaml``);
+    returns its path."""
+    path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
+    text = cfg.dump()
+    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+    keep_previous_config(cfg.OUTPUT_DIR, text)
+    with atomic_open(path) as f:
+        f.write(text)
+    return path
+
+
+def start_run(cfg, *, resume: bool = False, overwrite: bool = False) -> str:
+    """What a driver that trains many models in one process (an experiment, the demo) does before each:
+    the run-folder rules of :func:`default_setup` (OUTPUT_DIR claimed and locked; one holding an earlier
+    run needs ``resume`` or ``overwrite``) and its ``config.yaml``. Logging and seeding stay with the
+    driver and the trainer (DefaultTrainer seeds itself from SEED). Returns the config's path."""
+    claim_run_dir(cfg.OUTPUT_DIR, resume=resume, overwrite=overwrite, lock=comm.is_main_process())
+    return save_run_config(cfg)
 
 
 _SOLVER_KEYS = ("OPT", "BASE_LR", "MOMENTUM", "WEIGHT_DECAY", "SCHED", "STEPS", "GAMMA", "MAX_EPOCH",

@@ -114,7 +114,7 @@ def claim_run_dir(output_dir: str, *, resume: bool = False, overwrite: bool = Fa
                           "it, --overwrite to start again in it (its checkpoints are replaced), or choose "
                           "another OUTPUT_DIR")
     if overwrite and earlier and not resume:
-        logger.warning("--overwrite: starting a new run in %s, which holds a run (%s)", output_dir, earlier)
+        logger.warning("Overwriting: a new run starts in %s, which holds a run (%s)", output_dir, earlier)
     if lock:
         os.makedirs(output_dir, exist_ok=True)
         _acquire_lock(output_dir)

@@ -61,3 +61,22 @@ def test_a_changed_config_on_resume_keeps_the_previous_one(tmp_path):
     assert kept.endswith("config.1.yaml") and (tmp_path / "config.1.yaml").read_text() == "A: 1\n"
     (tmp_path / "config.yaml").write_text("A: 2\n")
     assert keep_previous_config(str(tmp_path), "A: 3\n").endswith("config.2.yaml")
+
+
+def test_drivers_claim_each_run_folder_as_a_training_command_does(tmp_path):
+    """start_run: the run-folder rules of default_setup for experiment drivers and the demo."""
+    from fastreid.config import get_cfg
+    from fastreid.engine import start_run
+
+    cfg = get_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path / "run")
+    path = start_run(cfg)
+    assert open(path).read() == cfg.dump() and (tmp_path / "run" / LOCK_FILE).is_file()
+    _finished_run(tmp_path / "run")
+    with pytest.raises(RunDirError, match="already holds a run"):
+        start_run(cfg)
+    cfg.SOLVER.BASE_LR = 0.5
+    start_run(cfg, resume=True)
+    assert "BASE_LR: 0.5" in (tmp_path / "run" / "config.yaml").read_text()
+    assert "BASE_LR: 0.5" not in (tmp_path / "run" / "config.1.yaml").read_text()
+    assert (tmp_path / "run" / "model_final.pth").read_bytes() == b"weights"

@@ -20,18 +20,18 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from tabulate import tabulate
 
+from fastreid.data.image_lists import list_images
 from fastreid.utils.errors import UserError
 
 __all__ = [
     "Item", "ImageDataset", "DatasetLayoutError", "EmptyTestSetError",
-    "ROOT_HINT", "find_dataset_dir", "list_images", "parse_by_regex", "check_query_gallery",
+    "ROOT_HINT", "find_dataset_dir", "parse_by_regex", "check_query_gallery",
     "natural_key",
 ]
 
 logger = logging.getLogger(__name__)
 
 Item = Tuple[str, Any, Any]
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 ROOT_HINT = "set the dataset root with DATASETS.ROOT or $FASTREID_DATASETS"
 _MAX_OFFENDERS = 5
 
@@ -81,12 +81,6 @@ def find_dataset_dir(dataset: str, root: str, candidates: Sequence[str], require
     )
 
 
-def list_images(folder: Path, recursive: bool = False) -> List[Path]:
-    """Image files in ``folder`` (by extension), sorted by path."""
-    it = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in it if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
-
-
 def parse_by_regex(dataset: str, folder: Path, pattern: str, pid_range: Tuple[int, int],
                    cam_range: Tuple[int, int]) -> List[Tuple[str, int, int]]:
     """Parse ``(path, pid, cam)`` from the file names in ``folder`` with ``pattern`` (groups pid, cam).
@@ -97,7 +91,7 @@ def parse_by_regex(dataset: str, folder: Path, pattern: str, pid_range: Tuple[in
     """
     regex = re.compile(pattern)
     out, bad = [], []
-    for p in list_images(folder):
+    for p in map(Path, list_images(folder, recursive=False)):
         m = regex.search(p.name)
         if m is None:
             bad.append(p.name)

@@ -31,9 +31,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from fastreid.data.image_lists import list_images
 from fastreid.utils.errors import ConfigValueError
 
-from .bases import ROOT_HINT, DatasetLayoutError, ImageDataset, list_images, natural_key
+from .bases import ROOT_HINT, DatasetLayoutError, ImageDataset, natural_key
 from .registry import DATASET_REGISTRY
 
 __all__ = ["CustomReID"]
@@ -45,7 +46,7 @@ Raw = Tuple[str, str, Optional[int], Optional[str]]  # path, pid name, camid or 
 def _folder_items(name: str, base: Path, split: Optional[str], cam_re: Optional[re.Pattern]) -> List[Raw]:
     out, bad = [], []
     for pdir in sorted((p for p in base.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name)):
-        for f in list_images(pdir, recursive=True):
+        for f in map(Path, list_images(pdir)):
             cam = None
             if cam_re is not None:
                 m = cam_re.search(f.name)

@@ -11,8 +11,11 @@ camera-02 image is in the gallery (272).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from .bases import DatasetLayoutError, ImageDataset, find_dataset_dir, list_images
+from fastreid.data.image_lists import list_images
+
+from .bases import DatasetLayoutError, ImageDataset, find_dataset_dir
 from .registry import DATASET_REGISTRY
 
 __all__ = ["PKUReIDSubset"]
@@ -41,7 +44,7 @@ class PKUReIDSubset(ImageDataset):
         train, query, gallery, bad = [], [], [], []
         for i, pdir in enumerate(id_dirs):
             pid = int(pdir.name)
-            for f in list_images(pdir):
+            for f in map(Path, list_images(pdir, recursive=False)):
                 m = _NAME.match(f.name)
                 if m is None or m.group(1) not in ("01", "02"):
                     bad.append(f"{pdir.name}/{f.name}")

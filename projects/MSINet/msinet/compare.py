@@ -354,6 +354,8 @@ class GenotypeComparison:
     # ---------------------------------------------------------------- steps
     def search(self, seed_index: int) -> List[str]:
         """The TCM search with the seed; returns its genotype (read back when already finished)."""
+        from fastreid.engine import start_run
+
         from .search_trainer import SearchTrainer
 
         out = self.out / "search" / f"seed{self.seeds[seed_index]}"
@@ -364,8 +366,7 @@ class GenotypeComparison:
             cfg.SEED = self.seeds[seed_index]
             cfg.OUTPUT_DIR = str(out)
             cfg.freeze()
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "config.yaml").write_text(cfg.dump())
+            start_run(cfg, resume=True)
             logger.info("Search with seed %d -> %s", cfg.SEED, out)
             trainer = SearchTrainer(cfg)
             resumed = trainer.checkpointer.has_checkpoint()
@@ -380,7 +381,7 @@ class GenotypeComparison:
         cached in ``OUTPUT_DIR/result.json``."""
         import torch
 
-        from fastreid.engine import DefaultTrainer
+        from fastreid.engine import DefaultTrainer, start_run
         from fastreid.modeling.complexity import count_macs, count_parameters
         from fastreid.utils.comm import unwrap_model
 
@@ -388,8 +389,7 @@ class GenotypeComparison:
         result_file = out / "result.json"
         if result_file.is_file():
             return json.loads(result_file.read_text())
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(cfg.dump())
+        start_run(cfg, resume=True)
         trainer = DefaultTrainer(cfg)
         resumed = trainer.checkpointer.has_checkpoint()
         trainer.resume_or_load(resume=resumed)

@@ -21,6 +21,7 @@ import sys
 from typing import List, Optional
 
 from fastreid.config import get_cfg
+from fastreid.engine.cli import add_override_arguments
 from fastreid.utils.errors import exit_on_user_error
 from fastreid.utils.logger import setup_logger
 from msinet import add_msinet_config
@@ -55,7 +56,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    "the one with the best mAP on a validation split of the training identities")
     p.add_argument("--valid-ratio", type=float, default=0.2, help="training identities held out for --tune-lr")
     p.add_argument("--output", required=True, help="output folder DIR (rerun with the same DIR to continue)")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    add_override_arguments(p)
     return p.parse_args(argv)
 
 
