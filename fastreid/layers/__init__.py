@@ -9,7 +9,7 @@ from .classifier import (
     LinearClassifier,
     build_classifier,
 )
-from .conv import ChannelGate, LightConv3x3
+from .conv import ChannelGate, ConvBNReLU, LightConv3x3, Transition
 from .norm import bn_neck
 from .pooling import POOLING_LAYERS, GeneralizedMeanPooling, build_pooling
 
@@ -22,7 +22,9 @@ __all__ = [
     "build_classifier",
     "bn_neck",
     "ChannelGate",
+    "ConvBNReLU",
     "LightConv3x3",
+    "Transition",
     "POOLING_LAYERS",
     "GeneralizedMeanPooling",
     "build_pooling",

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from msinet.cell import LightConv3x3, MSICell
+from fastreid.layers import LightConv3x3
+from msinet.cell import MSICell
 from msinet.interaction import (
     INTERACTION_OPS,
     ChannelGate,

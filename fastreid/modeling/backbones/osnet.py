@@ -28,25 +28,12 @@ from typing import Dict, Sequence
 import torch
 import torch.nn as nn
 
-from fastreid.layers import ChannelGate, LightConv3x3
+from fastreid.layers import ChannelGate, ConvBNReLU, LightConv3x3, Transition
 
 from .build import BACKBONE_REGISTRY
 from .pretrain import load_pretrained_weights, resolve_pretrain_path
 
-__all__ = ["ConvBNReLU", "OSBlock", "OSNet", "build_osnet_backbone"]
-
-
-class ConvBNReLU(nn.Sequential):
-    """Conv (no bias) + BN (+ ReLU unless ``relu`` is False)."""
-
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 1, stride: int = 1, relu: bool = True):
-        layers = [
-            nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2, bias=False),
-            nn.BatchNorm2d(out_ch),
-        ]
-        if relu:
-            layers.append(nn.ReLU(inplace=True))
-        super().__init__(*layers)
+__all__ = ["OSBlock", "OSNet", "build_osnet_backbone"]
 
 
 class OSBlock(nn.Module):
@@ -66,17 +53,12 @@ class OSBlock(nn.Module):
 
     def residual_branch_norms(self):
         """The BN ending the residual branch (the expand conv's)."""
-        return [self.expand[1]]
+        return [self.expand.bn]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.reduce(x)
         y = sum(self.gate(stream(y)) for stream in self.streams)
         return self.relu(self.expand(y) + self.shortcut(x))
-
-
-def _transition(channels: int) -> nn.Sequential:
-    """1x1 conv + BN + ReLU, then 2x2 average pooling with stride 2 (halves H and W)."""
-    return nn.Sequential(ConvBNReLU(channels, channels, 1), nn.AvgPool2d(2, stride=2))
 
 
 class OSNet(nn.Module):
@@ -96,7 +78,7 @@ class OSNet(nn.Module):
             in_ch, out_ch = channels[i], channels[i + 1]
             layers = [OSBlock(in_ch if j == 0 else out_ch, out_ch) for j in range(n)]
             if i < len(blocks) - 1:
-                layers.append(_transition(out_ch))
+                layers.append(Transition(out_ch))
             stages.append(nn.Sequential(*layers))
         self.stage1, self.stage2, self.stage3 = stages
         self.conv_out = ConvBNReLU(channels[3], channels[3], 1)

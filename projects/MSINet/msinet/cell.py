@@ -19,33 +19,13 @@ from typing import Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
-from fastreid.layers import LightConv3x3
+from fastreid.layers import ConvBNReLU, LightConv3x3
 
 from .interaction import build_interaction
 
-__all__ = ["ConvBNReLU", "Conv1x1Linear", "LightConv3x3", "MSICell", "FUSIONS"]
+__all__ = ["MSICell", "FUSIONS"]
 
 FUSIONS = ("sum", "minus", "mul")
-
-
-class ConvBNReLU(nn.Sequential):
-    """Convolution without bias, BatchNorm, ReLU: ``(B, C_in, H, W) -> (B, C_out, H', W')``."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1,
-                 padding: int = 0) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False)
-        self.bn = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
-
-
-class Conv1x1Linear(nn.Sequential):
-    """1x1 convolution without bias followed by BatchNorm (no activation)."""
-
-    def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
-        self.bn = nn.BatchNorm2d(out_channels)
 
 
 def _light_stack(channels: int, depth: int) -> nn.Sequential:
@@ -91,9 +71,9 @@ class MSICell(nn.Module):
         self.round2_a = _light_stack(mid, depth_a)
         self.round2_b = _light_stack(mid, depth_b)
         self.interact2 = self.make_interaction(ops[1], mid)
-        self.expand_a = Conv1x1Linear(mid, out_channels)
-        self.expand_b = Conv1x1Linear(mid, out_channels)
-        self.shortcut = Conv1x1Linear(in_channels, out_channels) if in_channels != out_channels else None
+        self.expand_a = ConvBNReLU(mid, out_channels, relu=False)
+        self.expand_b = ConvBNReLU(mid, out_channels, relu=False)
+        self.shortcut = ConvBNReLU(in_channels, out_channels, relu=False) if in_channels != out_channels else None
 
     def make_interaction(self, op: OpSpec, channels: int) -> nn.Module:
         """Build one interaction module for branches of ``channels`` channels (override in a supernet)."""

@@ -17,24 +17,16 @@ from typing import Callable, Dict, Sequence
 import torch
 import torch.nn as nn
 
+from fastreid.layers import ConvBNReLU, Transition
 from fastreid.modeling.backbones.build import BACKBONE_REGISTRY
 from fastreid.utils.errors import ConfigValueError
 
-from .cell import ConvBNReLU, MSICell
+from .cell import MSICell
 from .genotypes import NUM_INTERACTIONS, genotype_to_cells, resolve_genotype
 
-__all__ = ["MSINet", "MSISkeleton", "Transition", "init_msinet_weights", "build_msinet_backbone"]
+__all__ = ["MSINet", "MSISkeleton", "init_msinet_weights", "build_msinet_backbone"]
 
 logger = logging.getLogger(__name__)
-
-
-class Transition(nn.Sequential):
-    """1x1 conv + BN + ReLU then 2x2 average pool, stride 2: halves H and W."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = ConvBNReLU(channels, channels)
-        self.pool = nn.AvgPool2d(2, stride=2)
 
 
 def init_msinet_weights(module: nn.Module) -> None:
