@@ -1,7 +1,6 @@
 """One config-override convention on every command line: bare trailing KEY VALUE pairs or ``--opts``."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,11 +24,7 @@ def _parsers():
     for name in ("extract_features", "query", "export_onnx", "visualize_ranks"):
         out[name] = _module(REPO / "tools" / f"{name}.py").get_parser().parse_args
     out["benchmark_pku"] = _module(REPO / "tools" / "benchmark_pku.py").parse_args
-    sys.path.insert(0, str(REPO / "projects" / "MSINet"))  # what the project's tools get from PYTHONPATH
-    try:
-        out["compare_genotypes"] = _module(REPO / "projects" / "MSINet" / "tools" / "compare_genotypes.py").parse_args
-    finally:
-        sys.path.remove(str(REPO / "projects" / "MSINet"))
+    out["compare_genotypes"] = _module(REPO / "projects" / "MSINet" / "tools" / "compare_genotypes.py").parse_args
     return out
 
 
