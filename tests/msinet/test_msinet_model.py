@@ -137,3 +137,39 @@ def test_fusion_and_scale_ratio_reach_every_cell(msinet_cfg):
     msinet_cfg.MODEL.MSINET.FUSION = "max"
     with pytest.raises(ValueError, match="MODEL.MSINET.FUSION: 'max'"):
         build_backbone(msinet_cfg)
+
+
+@pytest.mark.parametrize("fusion", ["sum", "minus", "mul"])
+@pytest.mark.parametrize("in_channels", [16, 32])  # projected shortcut, identity shortcut
+def test_a_fused_cell_computes_the_same_as_the_cell_it_came_from(fusion, in_channels):
+    import copy
+
+    import torch.nn as nn
+
+    from fastreid.modeling.inference import fold_conv_bn
+    from msinet.cell import MSICell
+
+    torch.manual_seed(0)
+    cell = MSICell(in_channels, 32, ("gate", "exchange"), fusion=fusion)
+    with torch.no_grad():  # non-trivial BN statistics and affine parameters, as a trained cell has
+        for m in cell.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    cell.eval()
+    assert not copy.deepcopy(cell).fuse_for_inference()  # BNs not folded: nothing changes
+    fused = copy.deepcopy(cell)
+    fold_conv_bn(fused)
+    assert fused.fuse_for_inference() and fused.fused
+    convs = lambda m: sum(isinstance(c, nn.Conv2d) and c.kernel_size == (1, 1) and c.groups == 1 for c in m.modules())
+    # reduce: 2 -> 1; for sum/minus expand (+ projected shortcut): 2 (3) -> 1
+    saved = 1 + (0 if fusion == "mul" else 1 + (in_channels != 32))
+    assert convs(fused) == convs(cell) - saved
+    x = torch.randn(2, in_channels, 8, 4)
+    with torch.no_grad():
+        expected = cell(x)
+        assert torch.allclose(fused(x), expected, atol=1e-5), (fused(x) - expected).abs().max()
+        got_cl = fused.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(got_cl, expected, atol=1e-5)

@@ -74,6 +74,7 @@ class MSICell(nn.Module):
         self.expand_a = ConvBNReLU(mid, out_channels, relu=False)
         self.expand_b = ConvBNReLU(mid, out_channels, relu=False)
         self.shortcut = ConvBNReLU(in_channels, out_channels, relu=False) if in_channels != out_channels else None
+        self.fused = False  # set by fuse_for_inference
 
     def make_interaction(self, op: OpSpec, channels: int) -> nn.Module:
         """Build one interaction module for branches of ``channels`` channels (override in a supernet)."""
@@ -92,8 +93,49 @@ class MSICell(nn.Module):
         """The BNs ending the two branches (their expand convs'), for MODEL.BACKBONE.ZERO_INIT_RESIDUAL."""
         return [self.expand_a.bn, self.expand_b.bn]
 
+    def fuse_for_inference(self) -> bool:
+        """After BN folding (:func:`fastreid.modeling.inference.inference_model`): one 1x1 conv computes
+        both reduce convs (their outputs side by side), and for the linear fusions (sum, minus) one 1x1
+        conv over ``cat(a, b[, x])`` computes both expand convs, the fusion and the projected shortcut.
+        Same output within float rounding; fewer, larger matrix products and no full-size add.
+        Returns False (nothing changed) when the BNs are not folded."""
+        from fastreid.modeling.inference import merge_1x1_convs
+
+        norms = [self.reduce_a.bn, self.reduce_b.bn, self.expand_a.bn, self.expand_b.bn]
+        if self.shortcut is not None:
+            norms.append(self.shortcut.bn)
+        if self.training or not all(isinstance(n, nn.Identity) for n in norms):
+            return False
+        self.reduce_ab = merge_1x1_convs([self.reduce_a.conv, self.reduce_b.conv], along="out")
+        del self.reduce_a, self.reduce_b
+        self.expand_ab, self.shortcut_in_expand = None, False
+        if self.fusion in ("sum", "minus"):
+            convs = [self.expand_a.conv, self.expand_b.conv] + ([self.shortcut.conv] if self.shortcut else [])
+            signs = [1.0, 1.0 if self.fusion == "sum" else -1.0, 1.0][:len(convs)]
+            self.expand_ab = merge_1x1_convs(convs, along="in", signs=signs)
+            self.shortcut_in_expand = self.shortcut is not None
+            del self.expand_a, self.expand_b
+            self.shortcut = None
+        self.fused = True
+        return True
+
+    def _fused_forward(self, x: torch.Tensor) -> torch.Tensor:
+        ab = torch.relu_(self.reduce_ab(x))
+        a, b = self.round1_a(ab[:, :self.mid_channels]), self.round1_b(ab[:, self.mid_channels:])
+        a, b = self.interact1(a, b)
+        a, b = self.round2_a(a), self.round2_b(b)
+        a, b = self.interact2(a, b)
+        if self.expand_ab is None:  # mul fusion: the expand convs stay separate
+            out = self._fuse(self.expand_a(a), self.expand_b(b))
+            return out.add_(x if self.shortcut is None else self.shortcut(x)).relu_()
+        if self.shortcut_in_expand:
+            return self.expand_ab(torch.cat([a, b, x], 1)).relu_()
+        return self.expand_ab(torch.cat([a, b], 1)).add_(x).relu_()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C_in, H, W) -> (B, C_out, H, W)``."""
+        if self.fused:
+            return self._fused_forward(x)
         a, b = self.round1_a(self.reduce_a(x)), self.round1_b(self.reduce_b(x))
         a, b = self.interact1(a, b)
         a, b = self.round2_a(a), self.round2_b(b)
