@@ -163,7 +163,10 @@ def test_a_fused_cell_computes_the_same_as_the_cell_it_came_from(fusion, in_chan
     fused = copy.deepcopy(cell)
     fold_conv_bn(fused)
     assert fused.fuse_for_inference() and fused.fused
-    convs = lambda m: sum(isinstance(c, nn.Conv2d) and c.kernel_size == (1, 1) and c.groups == 1 for c in m.modules())
+
+    def convs(m):
+        return sum(isinstance(c, nn.Conv2d) and c.kernel_size == (1, 1) and c.groups == 1 for c in m.modules())
+
     # reduce: 2 -> 1; for sum/minus expand (+ projected shortcut): 2 (3) -> 1
     saved = 1 + (0 if fusion == "mul" else 1 + (in_channels != 32))
     assert convs(fused) == convs(cell) - saved
