@@ -8,27 +8,22 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fastreid.utils.checkpoint import rename_module_keys
+
 __all__ = ["ConvBNReLU", "Transition", "LightConv3x3", "ChannelGate"]
 
 
-def _rename_positional(renames):
-    """A load_state_dict pre-hook renaming a module's positional keys (``0.weight``, written when it was
-    a plain ``nn.Sequential``) to its named children, so state dicts saved before the layers were
-    shared still load. ``renames`` maps the old index to the child's name."""
-
-    def hook(module, state_dict, prefix, *args):
-        for key in [k for k in state_dict if k.startswith(prefix)]:
-            head, _, rest = key[len(prefix):].partition(".")
-            if head in renames and rest:
-                state_dict[f"{prefix}{renames[head]}.{rest}"] = state_dict.pop(key)
-
-    return hook
+def _upgrade_own_keys(module, state_dict, prefix, *args):
+    """load_state_dict pre-hook: rename the module's keys of an older layout (``legacy_key_renames``)."""
+    rename_module_keys(state_dict, prefix, module.legacy_key_renames)
 
 
 class ConvBNReLU(nn.Sequential):
     """Convolution without bias, BatchNorm, then ReLU unless ``relu`` is False; ``padding`` defaults to
     ``kernel_size // 2``. Children ``conv``, ``bn`` (, ``relu``): the names of the authors' MSINet
     checkpoints; OSNet state dicts of the earlier positional layout (``0.``, ``1.``) load too."""
+
+    legacy_key_renames = {"0": "conv", "1": "bn"}  # when it was a plain nn.Sequential (OSNet)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1,
                  padding: Optional[int] = None, relu: bool = True) -> None:
@@ -38,17 +33,19 @@ class ConvBNReLU(nn.Sequential):
         self.bn = nn.BatchNorm2d(out_channels)
         if relu:
             self.relu = nn.ReLU(inplace=True)
-        self.register_load_state_dict_pre_hook(_rename_positional({"0": "conv", "1": "bn"}))
+        self.register_load_state_dict_pre_hook(_upgrade_own_keys)
 
 
 class Transition(nn.Sequential):
     """Between stages: 1x1 ConvBNReLU, then 2x2 average pooling with stride 2 (halves H and W)."""
 
+    legacy_key_renames = {"0": "conv"}
+
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.conv = ConvBNReLU(channels, channels)
         self.pool = nn.AvgPool2d(2, stride=2)
-        self.register_load_state_dict_pre_hook(_rename_positional({"0": "conv"}))
+        self.register_load_state_dict_pre_hook(_upgrade_own_keys)
 
 
 class LightConv3x3(nn.Sequential):

@@ -32,7 +32,7 @@ from .errors import UserError
 from .file_io import atomic_open
 
 __all__ = ["Checkpointer", "CheckpointError", "load_torch_file", "split_state_dict", "strip_prefix",
-           "snapshot_to_cpu"]
+           "snapshot_to_cpu", "rename_module_keys", "upgrade_legacy_keys"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,28 @@ def strip_prefix(state: Dict[str, Any], prefix: str = "module.") -> Dict[str, An
     """Remove ``prefix`` from every key when all keys carry it (DDP / DataParallel state dicts)."""
     if state and all(k.startswith(prefix) for k in state):
         return OrderedDict((k[len(prefix):], v) for k, v in state.items())
+    return state
+
+
+def rename_module_keys(state: Dict[str, Any], prefix: str, renames: Dict[str, str]) -> None:
+    """In place: keys ``prefix + old + "." + rest`` become ``prefix + new + "." + rest`` for each
+    ``old -> new`` of ``renames`` (a module's child renamed since a state dict was written)."""
+    for key in [k for k in state if k.startswith(prefix)]:
+        head, _, rest = key[len(prefix):].partition(".")
+        if head in renames and rest:
+            state[f"{prefix}{renames[head]}.{rest}"] = state.pop(key)
+
+
+def upgrade_legacy_keys(model: nn.Module, state: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy of ``state`` with the keys of older layouts renamed: every sub-module with a
+    ``legacy_key_renames`` dict (old child name -> new, e.g. ``{"0": "conv"}`` for a block that was a
+    plain ``nn.Sequential``) has its keys renamed, outer modules first. The loaders call this before
+    matching names and shapes, so an older checkpoint is compared with the model key by key."""
+    state = dict(state)
+    for name, module in model.named_modules():
+        renames = getattr(module, "legacy_key_renames", None)
+        if renames:
+            rename_module_keys(state, f"{name}." if name else "", renames)
     return state
 
 
@@ -246,7 +268,7 @@ class Checkpointer:
         return data
 
     def _load_model(self, state: Dict[str, torch.Tensor], path: str, strict: bool) -> None:
-        state = strip_prefix(dict(state))
+        state = upgrade_legacy_keys(self.model, strip_prefix(dict(state)))
         own = self.model.state_dict()
         mismatched = [
             f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"

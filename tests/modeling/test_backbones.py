@@ -107,16 +107,16 @@ def test_missing_pretrain_file_names_the_config_key(cfg, tmp_path):
 def test_loader_reports_missing_unexpected_and_mismatched_keys(tmp_path):
     model = OSNet()
     state = {"module." + k: v for k, v in model.state_dict().items()}  # DataParallel prefix is stripped
-    del state["module.conv_out.0.weight"]
+    del state["module.conv_out.conv.weight"]
     state["module.extra.weight"] = torch.zeros(3)
-    state["module.stem.0.0.weight"] = torch.zeros(1, 3, 7, 7)
+    state["module.stem.0.conv.weight"] = torch.zeros(1, 3, 7, 7)
     path = tmp_path / "osnet.pth"
     torch.save({"state_dict": state}, path)
     report = load_pretrained_weights(model, str(path))
-    assert report.missing == ["conv_out.0.weight"]
+    assert report.missing == ["conv_out.conv.weight"]
     assert report.unexpected == ["extra.weight"]
-    assert report.mismatched == ["stem.0.0.weight"]
-    assert torch.equal(model.stage3[1].expand[0].weight, state["module.stage3.1.expand.0.weight"])
+    assert report.mismatched == ["stem.0.conv.weight"]
+    assert torch.equal(model.stage3[1].expand.conv.weight, state["module.stage3.1.expand.conv.weight"])
 
 
 @pytest.mark.parametrize("name, count", [("msinet", 12), ("osnet", 6), ("resnet50", 16)])

@@ -44,3 +44,22 @@ def test_the_shared_blocks_name_their_children_and_default_to_same_padding():
     assert [n for n, _ in linear.named_children()] == ["conv", "bn"]
     assert (linear(torch.randn(1, 8, 4, 4)) < 0).any()  # no ReLU
     assert Transition(4)(torch.randn(1, 4, 8, 6)).shape == (1, 4, 4, 3)
+
+
+def test_the_loaders_compare_an_older_layout_key_by_key(tmp_path):
+    """load_pretrained_weights and the Checkpointer rename first, so a shape mismatch in an older file is
+    reported under the model's name instead of failing inside load_state_dict."""
+    from fastreid.modeling.backbones.pretrain import load_pretrained_weights
+    from fastreid.utils.checkpoint import Checkpointer
+
+    old = {_positional(k): v.clone() for k, v in OSNet().state_dict().items()}
+    old["stem.0.0.weight"] = torch.zeros(1, 3, 7, 7)
+    old["stage1.2.0.1.weight"] = torch.full_like(old["stage1.2.0.1.weight"], 3.0)
+    torch.save({"model": old}, tmp_path / "old.pth")
+    model = OSNet()
+    report = load_pretrained_weights(model, str(tmp_path / "old.pth"))
+    assert report.mismatched == ["stem.0.conv.weight"] and not report.missing
+    assert not report.unexpected and torch.all(model.stage1[2].conv.bn.weight == 3.0)
+    model = OSNet()
+    Checkpointer(model).load(str(tmp_path / "old.pth"))
+    assert torch.all(model.stage1[2].conv.bn.weight == 3.0)

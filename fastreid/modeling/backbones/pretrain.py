@@ -27,7 +27,7 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional
 import torch
 import torch.nn as nn
 
-from fastreid.utils.checkpoint import load_torch_file, split_state_dict
+from fastreid.utils.checkpoint import load_torch_file, split_state_dict, upgrade_legacy_keys
 from fastreid.utils.errors import ConfigValueError, UserError
 
 __all__ = ["load_pretrained_weights", "LoadReport", "resolve_pretrain_path", "PretrainDownloadError"]
@@ -116,6 +116,7 @@ def load_pretrained_weights(model: nn.Module, path: str, *, key_name: str = "MOD
     state = dict(split_state_dict(load_torch_file(path, key_name), f"{key_name} {path}")[0])
     if convert is not None:
         state = convert(state)
+    state = upgrade_legacy_keys(model, state)
     prefixes = tuple(ignore_prefixes)
     ignored = [k for k in state if prefixes and k.startswith(prefixes)]
     state = {k: v for k, v in state.items() if k not in set(ignored)}
