@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -100,12 +101,33 @@ def _worker(local_rank: int, main_func: Callable, world_size: int, local_size: i
     rank = machine_rank * local_size + local_rank
     dist.init_process_group(backend=backend, init_method=dist_url, world_size=world_size, rank=rank,
                             timeout=_TIMEOUT)
+    _run_in_group(main_func, args, world_size // local_size, local_size, machine_rank)
+
+
+def _run_in_group(main_func: Callable, args: Sequence, num_machines: int, local_size: int,
+                  machine_rank: int) -> None:
+    """``main_func(*args)`` in the joined group, then leave the group in step with the other processes."""
+    finished = False
     try:
-        _make_local_group(world_size // local_size, local_size, machine_rank)
+        _make_local_group(num_machines, local_size, machine_rank)
         comm.synchronize()
         main_func(*args)
+        finished = True
     finally:
-        dist.destroy_process_group()
+        _leave_group(finished)
+
+
+def _leave_group(finished: bool) -> None:
+    # Leave in step, so that no process closes its connections (or, on rank 0, the rendezvous store)
+    # while a peer may still use them: after a normal end wait for every process, then drop the group
+    # objects this module and the trainers hold (a trainer's hooks form reference cycles that keep its
+    # DDP wrapper, and with it the group, alive until the next collection), then destroy the group.
+    if finished:
+        comm.synchronize()
+    comm.set_local_group(None)
+    comm.clear_cached_groups()
+    gc.collect()
+    dist.destroy_process_group()
 
 
 def _join_torchrun_group(main_func: Callable, args: Sequence, backend: Optional[str]) -> None:
@@ -119,10 +141,4 @@ def _join_torchrun_group(main_func: Callable, args: Sequence, backend: Optional[
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
     dist.init_process_group(backend=backend, init_method="env://", timeout=_TIMEOUT)
-    try:
-        machine_rank = dist.get_rank() // local_size
-        _make_local_group(world_size // local_size, local_size, machine_rank)
-        comm.synchronize()
-        main_func(*args)
-    finally:
-        dist.destroy_process_group()
+    _run_in_group(main_func, args, world_size // local_size, local_size, dist.get_rank() // local_size)

@@ -11,7 +11,8 @@ import torch.distributed as dist
 
 __all__ = [
     "get_world_size", "get_rank", "get_local_rank", "get_local_size", "is_main_process",
-    "synchronize", "all_gather", "gather_across_ranks", "shared_random_seed", "reduce_dict", "set_local_group", "unwrap_model"]
+    "synchronize", "all_gather", "gather_across_ranks", "shared_random_seed", "reduce_dict", "set_local_group",
+    "clear_cached_groups", "unwrap_model"]
 
 _LOCAL_GROUP = None
 
@@ -62,6 +63,11 @@ def _cpu_group():
     if dist.get_backend() == "nccl":
         return dist.new_group(backend="gloo")
     return dist.group.WORLD
+
+
+def clear_cached_groups() -> None:
+    """Forget the groups made on demand here (before the default group is destroyed)."""
+    _cpu_group.cache_clear()
 
 
 def all_gather(data: Any) -> List[Any]:

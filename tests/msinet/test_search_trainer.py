@@ -197,6 +197,10 @@ def _ddp_worker(root, out):
     torch.set_num_threads(1)
     from fastreid.utils import comm
 
+    # this process's stderr (C++ aborts included) to a file the test shows if a process dies
+    err = os.open(os.path.join(out, f"rank{comm.get_rank()}.stderr"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(err, 2)
+
     trainer = QuietSearchTrainer(make_cfg(root, out, "SOLVER.MAX_EPOCH", "1", "SOLVER.IMS_PER_BATCH", "16"))
     trainer.train()
     net = trainer.model.module
@@ -213,7 +217,11 @@ def _ddp_worker(root, out):
 
 
 def test_ddp_keeps_alphas_memories_and_weights_identical_on_every_rank(data_root, tmp_path):
-    launch(_ddp_worker, 2, args=(data_root, str(tmp_path)))
+    try:
+        launch(_ddp_worker, 2, args=(data_root, str(tmp_path)))
+    except Exception as e:
+        tails = {p.name: p.read_text()[-3000:] for p in sorted(tmp_path.glob("rank*.stderr"))}
+        raise AssertionError(f"a DDP process failed: {e}; their stderr: {tails}") from e
     r0, r1 = json.loads((tmp_path / "ranks.json").read_text())
     assert r0 == r1
     assert torch.tensor(r0["train_memory"]).abs().sum() > 0
