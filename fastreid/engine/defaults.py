@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+import yaml
 from torch.nn.parallel import DistributedDataParallel
 
 from fastreid.utils import comm
@@ -108,10 +109,32 @@ def save_run_config(cfg) -> str:
     path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
     text = cfg.dump()
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+    completed = _as_completed_by_the_run(cfg, path)
+    if completed is not None and keep_previous_config(cfg.OUTPUT_DIR, completed) is None:
+        return path  # the same config, with the class count the run filled in: keep that file
     keep_previous_config(cfg.OUTPUT_DIR, text)
     with atomic_open(path) as f:
         f.write(text)
     return path
+
+
+def _as_completed_by_the_run(cfg, path: str) -> Optional[str]:
+    """``cfg`` as the run at ``path`` completed it (MODEL.HEADS.NUM_CLASSES 0 -> the training set's count,
+    see :meth:`DefaultTrainer.auto_scale_hyperparams`), so a resume does not count that as a change;
+    None when there is nothing to complete."""
+    if cfg.MODEL.HEADS.NUM_CLASSES != 0 or not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            saved = (yaml.safe_load(f) or {}).get("MODEL", {}).get("HEADS", {}).get("NUM_CLASSES")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    if not isinstance(saved, int) or saved <= 0:
+        return None
+    completed = cfg.clone()
+    completed.defrost()
+    completed.MODEL.HEADS.NUM_CLASSES = saved
+    return completed.dump()
 
 
 def start_run(cfg, *, resume: bool = False, overwrite: bool = False) -> str:
@@ -360,7 +383,7 @@ class DefaultTrainer(TrainerBase):
         cfg.MODEL.HEADS.NUM_CLASSES = int(num_classes)
         logger.info("MODEL.HEADS.NUM_CLASSES set to %d from the training set", num_classes)
         if comm.is_main_process() and cfg.OUTPUT_DIR and os.path.isdir(cfg.OUTPUT_DIR):
-            with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+            with atomic_open(os.path.join(cfg.OUTPUT_DIR, "config.yaml")) as f:
                 f.write(cfg.dump())
         if frozen:
             cfg.freeze()

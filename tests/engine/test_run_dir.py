@@ -80,3 +80,22 @@ def test_drivers_claim_each_run_folder_as_a_training_command_does(tmp_path):
     assert "BASE_LR: 0.5" in (tmp_path / "run" / "config.yaml").read_text()
     assert "BASE_LR: 0.5" not in (tmp_path / "run" / "config.1.yaml").read_text()
     assert (tmp_path / "run" / "model_final.pth").read_bytes() == b"weights"
+
+
+def test_resuming_does_not_count_the_class_count_the_run_filled_in_as_a_config_change(tmp_path):
+    from fastreid.config import get_cfg
+    from fastreid.engine import DefaultTrainer, start_run
+
+    cfg = get_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path / "run")
+    start_run(cfg)
+    DefaultTrainer.auto_scale_hyperparams(cfg, 40)  # what training does with NUM_CLASSES 0
+    assert "NUM_CLASSES: 40" in (tmp_path / "run" / "config.yaml").read_text()
+    _finished_run(tmp_path / "run")
+    start_run(cfg, resume=True)  # the same command again
+    assert sorted(p.name for p in (tmp_path / "run").glob("config*.yaml")) == ["config.yaml"]
+    assert "NUM_CLASSES: 40" in (tmp_path / "run" / "config.yaml").read_text()
+    cfg.SOLVER.BASE_LR = 0.5  # a real change is still kept apart
+    start_run(cfg, resume=True)
+    assert "NUM_CLASSES: 40" in (tmp_path / "run" / "config.1.yaml").read_text()
+    assert "BASE_LR: 0.5" in (tmp_path / "run" / "config.yaml").read_text()
