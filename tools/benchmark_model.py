@@ -11,8 +11,9 @@ fast-reid trains it) and ``resnet50_tv`` torchvision's ImageNet definition (last
 normalised, globally pooled 2048-d features out), the one papers usually compare speed with.
 Reported per model: parameters (all / without classifier layers), multiply-accumulates (fvcore
 FlopCountAnalysis, 1 x 3 x H x W), median latency at the batch size in PyTorch eval mode (plain, and
-through ``inference_model``: BN folded into the convs, channels_last), through ONNX Runtime (exported
-from ``inference_model``), and a training step (forward + backward) in the default memory format and
+through ``inference_model``: BN folded into the convs, conv + ReLU as one oneDNN call, channels_last;
+with ``--ablate-conv-relu`` also without that fusion), through ONNX Runtime (exported from
+``inference_model``), and a training step (forward + backward) in the default memory format and
 with ``MODEL.CHANNELS_LAST``. Timings vary with machine load: compare the ratios of one run.
 """
 
@@ -122,7 +123,17 @@ def bench(name: str, args) -> Dict[str, float]:
 
     row["eager_s"] = median_time(run(model, x), args.repeats)
     fast = inference_model(model)
-    row["eager_cl_fold_s"] = median_time(run(fast, x.contiguous(memory_format=torch.channels_last)), args.repeats)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    if args.ablate_conv_relu:  # alternate with and without, so both see the same machine load
+        plain, with_fusion, without_fusion = inference_model(model, conv_relu=False), [], []
+        run(fast, x_cl)(), run(plain, x_cl)()  # warm-up
+        for _ in range(args.repeats):
+            with_fusion.append(median_time(run(fast, x_cl), 1, warmup=0))
+            without_fusion.append(median_time(run(plain, x_cl), 1, warmup=0))
+        row["eager_cl_fold_s"], row["no_conv_relu_s"] = statistics.median(with_fusion), statistics.median(without_fusion)
+        del plain
+    else:
+        row["eager_cl_fold_s"] = median_time(run(fast, x_cl), args.repeats)
     if args.device == "cpu" and not args.no_onnx:  # exported from the folded model, in the default format
         row["onnx_s"] = onnx_latency(fast.to(memory_format=torch.contiguous_format), x, args.threads, args.repeats)
     batch = {"images": x, "targets": torch.arange(args.batch, device=args.device) // 4}
@@ -143,7 +154,8 @@ def bench(name: str, args) -> Dict[str, float]:
 
 
 REFERENCES = {"resnet50": "ratio", "resnet50_tv": "ratio_tv"}  # ratio key suffix per reference model
-TIMINGS = (("eager_s", "eager s"), ("eager_cl_fold_s", "inference_model s"), ("onnx_s", "ONNX RT s"),
+TIMINGS = (("eager_s", "eager s"), ("eager_cl_fold_s", "inference_model s"),
+           ("no_conv_relu_s", "inference_model without conv+ReLU fusion s"), ("onnx_s", "ONNX RT s"),
            ("train_step_s", "train step s"), ("train_step_cl_s", "train step channels_last s"))
 COLUMNS = (("params_without_classifier", "params (no cls)", "{:,.0f}"), ("macs_G", "GMACs", "{:.2f}"),
            *[c for key, title in TIMINGS for c in ((key, title, "{:.3f}"),
@@ -182,6 +194,8 @@ def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime timing")
+    p.add_argument("--ablate-conv-relu", action="store_true",
+                   help="also time inference_model without its conv + ReLU fusion, alternating with it")
     p.add_argument("--json", default="", help="also write the results to this JSON file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
