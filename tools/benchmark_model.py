@@ -3,7 +3,7 @@
 
     python tools/benchmark_model.py [--batch 32] [--size 256 128] [--threads 2] [--repeats 5]
                                     [--models msinet osnet resnet50 resnet50_tv] [--device cpu]
-                                    [--json out.json]
+                                    [--ablate-fusions] [--json out.json]
 
 Models are built through the registries (backbone + its test head: FBLNeck for MSINet, EmbeddingHead
 for the others). Two references: ``resnet50`` is the toolbox's ReID ResNet-50 (last stride 1, as
@@ -11,9 +11,9 @@ fast-reid trains it) and ``resnet50_tv`` torchvision's ImageNet definition (last
 normalised, globally pooled 2048-d features out), the one papers usually compare speed with.
 Reported per model: parameters (all / without classifier layers), multiply-accumulates (fvcore
 FlopCountAnalysis, 1 x 3 x H x W), median latency at the batch size in PyTorch eval mode (plain, and
-through ``inference_model``: BN folded into the convs, conv + ReLU as one oneDNN call, channels_last;
-with ``--ablate-conv-relu`` also without that fusion), through ONNX Runtime (exported from
-``inference_model``), and a training step (forward + backward) in the default memory format and
+through ``inference_model``: BN folded into the convs, blocks fused, conv + ReLU as one oneDNN call,
+channels_last; with ``--ablate-fusions`` also with BN folding only and without the conv + ReLU fusion),
+through ONNX Runtime (exported from ``inference_model``), and a training step (forward + backward) in the default memory format and
 with ``MODEL.CHANNELS_LAST``. Timings vary with machine load: compare the ratios of one run.
 """
 
@@ -91,6 +91,18 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> floa
     return statistics.median(times)
 
 
+def alternating_medians(fns: Dict[str, Callable[[], object]], repeats: int) -> Dict[str, float]:
+    """Median seconds of each function, calling them in turn ``repeats`` times after one warm-up each,
+    so that a change of machine load during the measurement affects all of them alike."""
+    for fn in fns.values():
+        fn()
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            times[k].append(median_time(fn, 1, warmup=0))
+    return {k: statistics.median(t) for k, t in times.items()}
+
+
 def onnx_latency(model: nn.Module, x: torch.Tensor, threads: int, repeats: int) -> float:
     import onnxruntime as ort
 
@@ -124,18 +136,18 @@ def bench(name: str, args) -> Dict[str, float]:
     row["eager_s"] = median_time(run(model, x), args.repeats)
     fast = inference_model(model)
     x_cl = x.contiguous(memory_format=torch.channels_last)
-    if args.ablate_conv_relu:  # alternate with and without, so both see the same machine load
-        plain, with_fusion, without_fusion = inference_model(model, conv_relu=False), [], []
-        run(fast, x_cl)(), run(plain, x_cl)()  # warm-up
-        for _ in range(args.repeats):
-            with_fusion.append(median_time(run(fast, x_cl), 1, warmup=0))
-            without_fusion.append(median_time(run(plain, x_cl), 1, warmup=0))
-        row["eager_cl_fold_s"], row["no_conv_relu_s"] = statistics.median(with_fusion), statistics.median(without_fusion)
-        del plain
-    else:
-        row["eager_cl_fold_s"] = median_time(run(fast, x_cl), args.repeats)
+    variants = {"eager_cl_fold_s": fast}
+    if args.ablate_fusions:  # each step of inference_model left out in turn, timed alternately (same load)
+        variants["fold_only_s"] = inference_model(model, fuse_blocks=False, conv_relu=False)
+        variants["no_conv_relu_s"] = inference_model(model, conv_relu=False)
+    row.update(alternating_medians({k: run(m, x_cl) for k, m in variants.items()}, args.repeats))
     if args.device == "cpu" and not args.no_onnx:  # exported from the folded model, in the default format
-        row["onnx_s"] = onnx_latency(fast.to(memory_format=torch.contiguous_format), x, args.threads, args.repeats)
+        for key, m in variants.items():
+            if key != "no_conv_relu_s":  # the conv + ReLU fusion leaves exports unchanged
+                onnx_key = "onnx_s" if key == "eager_cl_fold_s" else "onnx_" + key
+                row[onnx_key] = onnx_latency(m.to(memory_format=torch.contiguous_format), x, args.threads,
+                                             args.repeats)
+    del variants
     batch = {"images": x, "targets": torch.arange(args.batch, device=args.device) // 4}
 
     def step(m):
@@ -155,7 +167,8 @@ def bench(name: str, args) -> Dict[str, float]:
 
 REFERENCES = {"resnet50": "ratio", "resnet50_tv": "ratio_tv"}  # ratio key suffix per reference model
 TIMINGS = (("eager_s", "eager s"), ("eager_cl_fold_s", "inference_model s"),
-           ("no_conv_relu_s", "inference_model without conv+ReLU fusion s"), ("onnx_s", "ONNX RT s"),
+           ("fold_only_s", "BN folded only s"), ("no_conv_relu_s", "without conv+ReLU fusion s"),
+           ("onnx_s", "ONNX RT s"), ("onnx_fold_only_s", "ONNX RT, BN folded only s"),
            ("train_step_s", "train step s"), ("train_step_cl_s", "train step channels_last s"))
 COLUMNS = (("params_without_classifier", "params (no cls)", "{:,.0f}"), ("macs_G", "GMACs", "{:.2f}"),
            *[c for key, title in TIMINGS for c in ((key, title, "{:.3f}"),
@@ -194,8 +207,9 @@ def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime timing")
-    p.add_argument("--ablate-conv-relu", action="store_true",
-                   help="also time inference_model without its conv + ReLU fusion, alternating with it")
+    p.add_argument("--ablate-fusions", action="store_true",
+                   help="also time inference_model with BN folding only and without its conv + ReLU fusion, "
+                        "alternating with the full one (ONNX too, for BN folding only)")
     p.add_argument("--json", default="", help="also write the results to this JSON file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

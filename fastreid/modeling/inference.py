@@ -134,17 +134,18 @@ def fuse_for_inference(module: nn.Module) -> int:
                if m is not module and callable(getattr(m, "fuse_for_inference", None)))
 
 
-def inference_model(model: nn.Module, conv_relu: bool = True) -> nn.Module:
+def inference_model(model: nn.Module, fuse_blocks: bool = True, conv_relu: bool = True) -> nn.Module:
     """A copy of ``model`` for inference: eval mode, no gradients, BN folded, blocks fused
     (:func:`fuse_for_inference`), convolution + ReLU as one oneDNN call (:func:`fuse_conv_relu`),
     channels_last on the CPU. Same input (raw 0..255 images for a
-    meta-architecture), same features within 1e-4. ``conv_relu=False`` leaves out :func:`fuse_conv_relu`
-    (for measuring what it brings)."""
+    meta-architecture), same features within 1e-4. ``fuse_blocks=False`` / ``conv_relu=False`` leave out
+    :func:`fuse_for_inference` / :func:`fuse_conv_relu` (to measure what each brings)."""
     net = copy.deepcopy(model.module if isinstance(getattr(model, "module", None), nn.Module) else model).eval()
     for p in net.parameters():
         p.requires_grad_(False)
     fold_conv_bn(net)
-    fuse_for_inference(net)
+    if fuse_blocks:
+        fuse_for_inference(net)
     if conv_relu:
         fuse_conv_relu(net)
     device = next(net.parameters()).device if any(True for _ in net.parameters()) else torch.device("cpu")

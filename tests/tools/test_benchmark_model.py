@@ -11,7 +11,7 @@ def test_the_benchmark_reports_both_references(tmp_path):
     bench = load_tool("benchmark_model")
     out = tmp_path / "bench.json"
     results = bench.main(["--models", "osnet", "resnet50", "resnet50_tv", "--batch", "2", "--size", "64", "32",
-                          "--threads", "1", "--repeats", "1", "--ablate-conv-relu", "--json", str(out)])
+                          "--threads", "1", "--repeats", "1", "--ablate-fusions", "--json", str(out)])
     assert json.loads(out.read_text())["results"] == results
     timings = [key for key, _ in bench.TIMINGS]
     for name, row in results.items():
