@@ -41,6 +41,23 @@ class _ColorfulFormatter(logging.Formatter):
         return head + record.getMessage()
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """A console handler that writes to ``sys.stdout`` as it is when a record is emitted, not as it was
+    when the logger was set up: a notebook, a test harness or a caller's redirection may replace it, and
+    a stream kept from before would be closed by then."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler assigns it; the current sys.stdout is always used
+        pass
+
+
 def _log_file(output: str, rank: int) -> str:
     path = output if output.endswith((".txt", ".log")) else os.path.join(output, "log.txt")
     if rank > 0:
@@ -69,7 +86,7 @@ def setup_logger(output: Optional[str] = None, distributed_rank: int = 0, *, col
     if abbrev_name is None:
         abbrev_name = "fr" if name == "fastreid" else name
     if (name, "console") not in _ATTACHED:
-        handler = logging.StreamHandler(stream=sys.stdout)
+        handler = _StdoutHandler()
         handler.setLevel(logging.DEBUG if distributed_rank == 0 else logging.WARNING)
         if color:
             handler.setFormatter(_ColorfulFormatter(_FMT, datefmt=_DATEFMT, root_name=name, abbrev_name=abbrev_name))
