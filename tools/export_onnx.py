@@ -139,7 +139,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     # Export on the CPU: a model on the GPU with CPU dummy input is a classic export failure.
     cfg = load_cfg(args.config_file, args.weights, args.opts, "cpu", args.random_weights)
-    predictor = DefaultPredictor(cfg)
+    predictor = DefaultPredictor(cfg, fuse_blocks=False)  # ONNX Runtime is faster on the unfused blocks
     graph = FeatureGraph(predictor.model.eval(), normalize=not args.raw_features).eval()
     h, w = predictor.size_hw
     # every input is checked before anything is written, and --output is replaced only by a file that

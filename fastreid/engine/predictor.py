@@ -102,7 +102,9 @@ class DefaultPredictor:
     ``TEST.FLIP.ENABLED`` averages each image's feature with its horizontal flip's before normalising.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, fuse_blocks: bool = True):
+        """``fuse_blocks=False`` keeps blocks unfused in the inference model (what ONNX export wants:
+        ONNX Runtime runs MSINet's unfused cells faster, ``tools/benchmark_model.py --ablate-fusions``)."""
         from fastreid.modeling.meta_arch.build import build_model
 
         self.cfg = _with_class_count(cfg)
@@ -122,7 +124,7 @@ class DefaultPredictor:
             logger.warning("MODEL.WEIGHTS is empty: the predictor uses an untrained network")
         from fastreid.modeling.inference import inference_model
 
-        self.model = inference_model(self.model)  # BN folded, fastest memory format; same features
+        self.model = inference_model(self.model, fuse_blocks=fuse_blocks)  # BN folded, fastest format; same features
         self.device = next(iter(self.model.parameters())).device
 
     @torch.no_grad()

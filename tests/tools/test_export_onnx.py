@@ -78,3 +78,14 @@ def test_other_backbones_export_with_dynamic_batch(tmp_path, backbone, head):
     out = tmp_path / f"{backbone}.onnx"
     assert tool.main(["--output", str(out), "--config-file", str(config), "--weights", str(weights)]) == 0
     assert _run(out, torch.rand(1, 3, *SIZE_HW) * 255).shape[0] == 1
+    if backbone == "msinet":  # exported with unfused cells (ONNX Runtime runs those faster): one Conv per conv
+        import onnx
+
+        from fastreid.engine.predictor import DefaultPredictor
+
+        convs = sum(n.op_type == "Conv" for n in onnx.load(str(out)).graph.node)
+        cfg = tool.load_cfg(str(config), str(weights), [], "cpu", False)
+        unfused, fused = DefaultPredictor(cfg, fuse_blocks=False).model, DefaultPredictor(cfg).model
+        n_unfused, n_fused = (sum(isinstance(m, torch.nn.Conv2d) for m in net.modules()) for net in (unfused, fused))
+        gate_calls = 2 * sum(type(m).__name__ == "ChannelGate" for m in unfused.modules())  # one gate, two branches
+        assert n_fused < n_unfused and convs == n_unfused + gate_calls
