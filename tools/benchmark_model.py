@@ -14,8 +14,8 @@ FlopCountAnalysis, 1 x 3 x H x W), median latency at the batch size in PyTorch e
 through ``inference_model``: BN folded into the convs, blocks fused, conv + ReLU as one oneDNN call,
 channels_last; with ``--ablate-fusions`` also with BN folding only and without the conv + ReLU fusion),
 through ONNX Runtime (exported as ``tools/export_onnx.py`` does: ``inference_model`` without block
-fusion, which ONNX Runtime runs faster; with ``--ablate-fusions`` also with it), and a training step (forward + backward) in the default memory format and
-with ``MODEL.CHANNELS_LAST``. Timings vary with machine load: compare the ratios of one run.
+fusion, which ONNX Runtime runs faster; with ``--ablate-fusions`` also with it), and a training step
+(forward + backward) in the default memory format and with ``MODEL.CHANNELS_LAST``. Timings vary with machine load: compare the ratios of one run.
 """
 
 from __future__ import annotations

@@ -40,8 +40,7 @@ class OneDNNConv2d(nn.Module):
     """A ``Conv2d`` (optionally followed by a ReLU) run as one oneDNN call on the CPU.
 
     oneDNN applies the ReLU while it writes the convolution's output (a "post-op"), which saves a
-    full read and write of the map, and its direct entry point skips some of the generic dispatch
-    that ``nn.Conv2d`` goes through (PyTorch's compiler uses the same entry point for the same fusion).
+    full read and write of the map (PyTorch's compiler uses the same entry point for this fusion).
     Wherever that entry point does not apply (another device or dtype, tracing for ONNX or
     TorchScript, torch.compile) it computes ``relu(conv(x))`` with the ordinary ops, so exports
     see a plain Conv (+ Relu).
