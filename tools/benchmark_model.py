@@ -11,8 +11,8 @@ fast-reid trains it) and ``resnet50_tv`` torchvision's ImageNet definition (last
 normalised, globally pooled 2048-d features out), the one papers usually compare speed with.
 Reported per model: parameters (all / without classifier layers), multiply-accumulates (fvcore
 FlopCountAnalysis, 1 x 3 x H x W), median latency at the batch size in PyTorch eval mode (plain, and
-through ``inference_model``: BN folded into the convs, blocks fused, conv + ReLU as one oneDNN call,
-channels_last; with ``--ablate-fusions`` also with BN folding only and without the conv + ReLU fusion),
+through ``inference_model``: BN folded into the convs, blocks fused, channels_last; with
+``--ablate-fusions`` also with BN folding only),
 through ONNX Runtime (exported as ``tools/export_onnx.py`` does: ``inference_model`` without block
 fusion, which ONNX Runtime runs faster; with ``--ablate-fusions`` also with it), and a training step
 (forward + backward) in the default memory format and with ``MODEL.CHANNELS_LAST``. Timings vary with machine load: compare the ratios of one run.
@@ -139,8 +139,7 @@ def bench(name: str, args) -> Dict[str, float]:
     x_cl = x.contiguous(memory_format=torch.channels_last)
     variants = {"eager_cl_fold_s": fast}
     if args.ablate_fusions:  # each step of inference_model left out in turn, timed alternately (same load)
-        variants["fold_only_s"] = inference_model(model, fuse_blocks=False, conv_relu=False)
-        variants["no_conv_relu_s"] = inference_model(model, conv_relu=False)
+        variants["fold_only_s"] = inference_model(model, fuse_blocks=False)
     row.update(alternating_medians({k: run(m, x_cl) for k, m in variants.items()}, args.repeats))
     if args.device == "cpu" and not args.no_onnx:  # in the default format, as export_onnx.py exports
         unfused = variants["fold_only_s"] if "fold_only_s" in variants else inference_model(model, fuse_blocks=False)
@@ -170,7 +169,7 @@ def bench(name: str, args) -> Dict[str, float]:
 
 REFERENCES = {"resnet50": "ratio", "resnet50_tv": "ratio_tv"}  # ratio key suffix per reference model
 TIMINGS = (("eager_s", "eager s"), ("eager_cl_fold_s", "inference_model s"),
-           ("fold_only_s", "BN folded only s"), ("no_conv_relu_s", "without conv+ReLU fusion s"),
+           ("fold_only_s", "BN folded only s"),
            ("onnx_s", "ONNX RT s"), ("onnx_fused_blocks_s", "ONNX RT, blocks fused s"),
            ("train_step_s", "train step s"), ("train_step_cl_s", "train step channels_last s"))
 COLUMNS = (("params_without_classifier", "params (no cls)", "{:,.0f}"), ("macs_G", "GMACs", "{:.2f}"),
@@ -211,8 +210,8 @@ def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime timing")
     p.add_argument("--ablate-fusions", action="store_true",
-                   help="also time inference_model with BN folding only and without its conv + ReLU fusion, "
-                        "alternating with the full one, and ONNX Runtime on the model with fused blocks")
+                   help="also time inference_model with BN folding only (no block fusion), alternating with "
+                        "the full one, and ONNX Runtime on the model with fused blocks")
     p.add_argument("--json", default="", help="also write the results to this JSON file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -10,8 +10,7 @@ import copy
 import torch
 import torch.nn as nn
 
-__all__ = ["OneDNNConv2d", "fold_conv_bn", "fuse_conv_relu", "fuse_for_inference", "inference_model",
-           "merge_1x1_convs"]
+__all__ = ["fold_conv_bn", "fuse_for_inference", "inference_model", "merge_1x1_convs"]
 
 
 def fold_conv_bn(module: nn.Module) -> int:
@@ -30,74 +29,6 @@ def fold_conv_bn(module: nn.Module) -> int:
             module._modules[cur] = nn.Identity()
             folded += 1
     return folded
-
-
-def _onednn_conv_available() -> bool:
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
-
-
-class OneDNNConv2d(nn.Module):
-    """A ``Conv2d`` (optionally followed by a ReLU) run as one oneDNN call on the CPU.
-
-    oneDNN applies the ReLU while it writes the convolution's output (a "post-op"), which saves a
-    full read and write of the map (PyTorch's compiler uses the same entry point for this fusion).
-    Wherever that entry point does not apply (another device or dtype, tracing for ONNX or
-    TorchScript, torch.compile) it computes ``relu(conv(x))`` with the ordinary ops, so exports
-    see a plain Conv (+ Relu).
-    """
-
-    def __init__(self, conv: nn.Conv2d, relu: bool) -> None:
-        super().__init__()
-        self.conv = conv
-        self.relu = relu
-        self._args = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
-
-    def _direct(self, x: torch.Tensor) -> bool:
-        return (x.device.type == "cpu" and x.dtype == torch.float32 and self.conv.weight.dtype == torch.float32
-                and x.dim() == 4 and not torch.jit.is_tracing() and not torch.jit.is_scripting()
-                and not torch.onnx.is_in_onnx_export() and not torch.compiler.is_compiling()
-                and not (torch.is_grad_enabled() and (x.requires_grad or self.conv.weight.requires_grad)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._direct(x):
-            padding, stride, dilation, groups = self._args
-            return torch.ops.mkldnn._convolution_pointwise(
-                x, self.conv.weight, self.conv.bias, padding, stride, dilation, groups,
-                "relu" if self.relu else "none", [], "")
-        y = self.conv(x)
-        return torch.relu_(y) if self.relu else y
-
-    def extra_repr(self) -> str:
-        return f"relu={self.relu}"
-
-
-def fuse_conv_relu(module: nn.Module) -> int:
-    """In every ``nn.Sequential`` (whose children run in order), replace a ``Conv2d`` followed by an
-    ``nn.ReLU`` -- with only ``Identity`` (a folded BN) between them -- by one :class:`OneDNNConv2d`;
-    the ReLU and Identity become ``Identity``. Only where oneDNN's entry point exists (else nothing
-    changes). Other containers are left alone: their ``forward`` may use a child out of order (a
-    ResNet bottleneck applies its one ReLU after the residual sum). Returns how many were fused."""
-    if not _onednn_conv_available():
-        return 0
-    fused = 0
-    for child in module.children():
-        fused += fuse_conv_relu(child)
-    if not isinstance(module, nn.Sequential):
-        return fused
-    names = list(module._modules)
-    for i, name in enumerate(names):
-        conv = module._modules[name]
-        if not (isinstance(conv, nn.Conv2d) and type(conv) is nn.Conv2d and conv.padding_mode == "zeros"
-                and not isinstance(conv.padding, str)):
-            continue
-        j = i + 1
-        while j < len(names) and isinstance(module._modules[names[j]], nn.Identity):
-            j += 1
-        if j < len(names) and type(module._modules[names[j]]) is nn.ReLU:
-            module._modules[name] = OneDNNConv2d(conv, relu=True)
-            module._modules[names[j]] = nn.Identity()
-            fused += 1
-    return fused
 
 
 def merge_1x1_convs(convs, along: str, signs=None) -> nn.Conv2d:
@@ -133,20 +64,17 @@ def fuse_for_inference(module: nn.Module) -> int:
                if m is not module and callable(getattr(m, "fuse_for_inference", None)))
 
 
-def inference_model(model: nn.Module, fuse_blocks: bool = True, conv_relu: bool = True) -> nn.Module:
+def inference_model(model: nn.Module, fuse_blocks: bool = True) -> nn.Module:
     """A copy of ``model`` for inference: eval mode, no gradients, BN folded, blocks fused
-    (:func:`fuse_for_inference`), convolution + ReLU as one oneDNN call (:func:`fuse_conv_relu`),
-    channels_last on the CPU. Same input (raw 0..255 images for a
-    meta-architecture), same features within 1e-4. ``fuse_blocks=False`` / ``conv_relu=False`` leave out
-    :func:`fuse_for_inference` / :func:`fuse_conv_relu` (to measure what each brings)."""
+    (:func:`fuse_for_inference`), channels_last on the CPU. Same input (raw 0..255 images for a
+    meta-architecture), same features within 1e-4. ``fuse_blocks=False`` leaves the blocks as they are
+    (what ONNX export wants, and to measure what fusing brings)."""
     net = copy.deepcopy(model.module if isinstance(getattr(model, "module", None), nn.Module) else model).eval()
     for p in net.parameters():
         p.requires_grad_(False)
     fold_conv_bn(net)
     if fuse_blocks:
         fuse_for_inference(net)
-    if conv_relu:
-        fuse_conv_relu(net)
     device = next(net.parameters()).device if any(True for _ in net.parameters()) else torch.device("cpu")
     if device.type == "cpu":
         net = net.to(memory_format=torch.channels_last)

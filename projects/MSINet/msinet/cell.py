@@ -106,9 +106,7 @@ class MSICell(nn.Module):
             norms.append(self.shortcut.bn)
         if self.training or not all(isinstance(n, nn.Identity) for n in norms):
             return False
-        # conv + ReLU as a Sequential, so fuse_conv_relu can make each one oneDNN call
-        self.reduce_ab = nn.Sequential(merge_1x1_convs([self.reduce_a.conv, self.reduce_b.conv], along="out"),
-                                       nn.ReLU(inplace=True))
+        self.reduce_ab = merge_1x1_convs([self.reduce_a.conv, self.reduce_b.conv], along="out")
         del self.reduce_a, self.reduce_b
         self.expand_ab, self.shortcut_in_expand = None, False
         if self.fusion in ("sum", "minus"):
@@ -116,15 +114,13 @@ class MSICell(nn.Module):
             signs = [1.0, 1.0 if self.fusion == "sum" else -1.0, 1.0][:len(convs)]
             self.expand_ab = merge_1x1_convs(convs, along="in", signs=signs)
             self.shortcut_in_expand = self.shortcut is not None
-            if self.shortcut_in_expand:  # the ReLU follows the conv directly
-                self.expand_ab = nn.Sequential(self.expand_ab, nn.ReLU(inplace=True))
             del self.expand_a, self.expand_b
             self.shortcut = None
         self.fused = True
         return True
 
     def _fused_forward(self, x: torch.Tensor) -> torch.Tensor:
-        ab = self.reduce_ab(x)
+        ab = torch.relu_(self.reduce_ab(x))
         a, b = self.round1_a(ab[:, :self.mid_channels]), self.round1_b(ab[:, self.mid_channels:])
         a, b = self.interact1(a, b)
         a, b = self.round2_a(a), self.round2_b(b)
@@ -133,7 +129,7 @@ class MSICell(nn.Module):
             out = self._fuse(self.expand_a(a), self.expand_b(b))
             return out.add_(x if self.shortcut is None else self.shortcut(x)).relu_()
         if self.shortcut_in_expand:
-            return self.expand_ab(torch.cat([a, b, x], 1))
+            return self.expand_ab(torch.cat([a, b, x], 1)).relu_()
         return self.expand_ab(torch.cat([a, b], 1)).add_(x).relu_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
