@@ -12,10 +12,11 @@ normalised, globally pooled 2048-d features out), the one papers usually compare
 Reported per model: parameters (all / without classifier layers), multiply-accumulates (fvcore
 FlopCountAnalysis, 1 x 3 x H x W), median latency at the batch size in PyTorch eval mode (plain, and
 through ``inference_model``: BN folded into the convs, blocks fused, channels_last; with
-``--ablate-fusions`` also with BN folding only),
-through ONNX Runtime (exported as ``tools/export_onnx.py`` does: ``inference_model`` without block
-fusion, which ONNX Runtime runs faster; with ``--ablate-fusions`` also with it), and a training step
-(forward + backward) in the default memory format and with ``MODEL.CHANNELS_LAST``. Timings vary with machine load: compare the ratios of one run.
+``--ablate-fusions`` also with BN folding only), through ONNX Runtime (exported as
+``tools/export_onnx.py`` does: ``inference_model`` without block fusion, which ONNX Runtime runs
+faster; with ``--ablate-fusions`` also with it), and a training step (forward + backward) in the
+default memory format and with ``MODEL.CHANNELS_LAST``. Timings vary with machine load: compare the
+ratios of one run.
 """
 
 from __future__ import annotations
@@ -137,19 +138,18 @@ def bench(name: str, args) -> Dict[str, float]:
     row["eager_s"] = median_time(run(model, x), args.repeats)
     fast = inference_model(model)
     x_cl = x.contiguous(memory_format=torch.channels_last)
-    variants = {"eager_cl_fold_s": fast}
-    if args.ablate_fusions:  # each step of inference_model left out in turn, timed alternately (same load)
-        variants["fold_only_s"] = inference_model(model, fuse_blocks=False)
-    row.update(alternating_medians({k: run(m, x_cl) for k, m in variants.items()}, args.repeats))
-    if args.device == "cpu" and not args.no_onnx:  # in the default format, as export_onnx.py exports
-        unfused = variants["fold_only_s"] if "fold_only_s" in variants else inference_model(model, fuse_blocks=False)
-        exported = {"onnx_s": unfused}
+    unfused = inference_model(model, fuse_blocks=False)  # what export_onnx.py exports
+    timed = {"eager_cl_fold_s": fast}
+    if args.ablate_fusions:  # block fusion left out, timed alternately with the full model (same load)
+        timed["fold_only_s"] = unfused
+    row.update(alternating_medians({k: run(m, x_cl) for k, m in timed.items()}, args.repeats))
+    if args.device == "cpu" and not args.no_onnx:  # exported in the default format, as export_onnx.py does
+        row["onnx_s"] = onnx_latency(unfused.to(memory_format=torch.contiguous_format), x, args.threads,
+                                     args.repeats)
         if args.ablate_fusions:
-            exported["onnx_fused_blocks_s"] = fast
-        for key, m in exported.items():
-            row[key] = onnx_latency(m.to(memory_format=torch.contiguous_format), x, args.threads, args.repeats)
-        del exported, unfused
-    del variants
+            row["onnx_fused_blocks_s"] = onnx_latency(fast.to(memory_format=torch.contiguous_format), x,
+                                                      args.threads, args.repeats)
+    del unfused, timed
     batch = {"images": x, "targets": torch.arange(args.batch, device=args.device) // 4}
 
     def step(m):

@@ -110,9 +110,9 @@ def save_run_config(cfg) -> str:
     text = cfg.dump()
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
     completed = _as_completed_by_the_run(cfg, path)
-    if completed is not None and keep_previous_config(cfg.OUTPUT_DIR, completed) is None:
+    kept = keep_previous_config(cfg.OUTPUT_DIR, completed or text)
+    if completed is not None and kept is None:
         return path  # the same config, with the class count the run filled in: keep that file
-    keep_previous_config(cfg.OUTPUT_DIR, text)
     with atomic_open(path) as f:
         f.write(text)
     return path
