@@ -143,3 +143,27 @@ def test_tiny_comparison_searches_trains_reports_and_resumes(tmp_path, capsys):
     stamp = result.stat().st_mtime_ns
     assert main(argv) == report  # rerun: nothing retrained, same report
     assert result.stat().st_mtime_ns == stamp
+
+
+def test_on_validation_trains_and_evaluates_every_run_on_held_out_training_identities(tmp_path):
+    main = _load_cli().main
+    out = tmp_path / "val"
+    argv = ["--config-file", str(REPO / "projects/MSINet/configs/Demo/msinet_synthetic.yml"), "--no-search",
+            "--seeds", "2", "--random", "0", "--architectures", "msmt", "--baselines", "", "--on-validation",
+            "--valid-ratio", "0.25", "--output", str(out), "DATASETS.ROOT", str(tmp_path / "datasets"), *SMALL]
+    report = main(argv)
+    assert report["recipe"]["evaluated_on"] == "validation"
+    assert report["architectures"]["msmt"]["seeds"] == [0, 1]
+    splits = [[line.split(",") for line in (out / "valid" / f"split_seed{s}.csv").read_text().splitlines()]
+              for s in (0, 1)]
+    held = [{r[1] for r in rows if r[3] != "train"} for rows in splits]
+    assert held[0] and held[0] != held[1]  # each seed holds out its own identities
+    import yaml
+
+    for s in (0, 1):
+        data = yaml.safe_load((out / "runs" / "msmt" / f"seed{s}" / "config.yaml").read_text())["DATASETS"]
+        assert list(data["NAMES"]) == ["CustomReID"] and list(data["TESTS"]) == ["CustomReID"]
+        assert Path(data["CUSTOM"]["DIR"], data["CUSTOM"]["LIST"]) == (out / "valid" / f"split_seed{s}.csv").resolve()
+    # the held-out identities are training identities: every image path is from the training folder
+    assert all("/bounding_box_train/" in r[0] or "/train" in r[0] for rows in splits for r in rows)
+    assert "validation split of the training identities" in (out / "results.md").read_text()

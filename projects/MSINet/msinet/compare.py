@@ -19,6 +19,7 @@ training resumes from its last checkpoint)::
 
     DIR/search/seed<s>/        genotype.yaml, alphas.json, alphas.png of the search with seed s
     DIR/tune/<family>/lr<lr>/  learning-rate runs on the validation split (with --tune-lr)
+    DIR/valid/split_seed<s>.csv  the validation split of seed s (with --on-validation)
     DIR/runs/<name>/seed<s>/   one training run; result.json once it is finished
     DIR/results.json|.md|.png  the summary, rewritten after every finished run
 """
@@ -310,12 +311,15 @@ class GenotypeComparison:
         baselines: hand-designed backbones to add.
         only: keep just these candidate names (empty = all).
         command: the command line, recorded in results.json.
+        on_validation: train every run on the training identities less ``valid_ratio`` of them and
+            evaluate it on those (a split drawn with the run's seed, written to DIR/valid/), never on
+            the test split: for design choices such as a config option.
     """
 
     def __init__(self, recipe, output: str, seeds: Sequence[int], num_random: int, search_cfg=None,
                  tune_lrs: Sequence[float] = (), valid_ratio: float = 0.2,
                  baselines: Sequence[str] = ("osnet", "resnet50"), only: Sequence[str] = (),
-                 command: str = "") -> None:
+                 command: str = "", on_validation: bool = False) -> None:
         if not seeds:
             raise ValueError("--seeds: expected at least one seed")
         if num_random < 0:
@@ -330,6 +334,8 @@ class GenotypeComparison:
         self.baselines = list(baselines)
         self.only = list(only)
         self.command = command
+        self.on_validation = bool(on_validation)
+        self._train_items: Optional[List[Tuple[str, Any, Any]]] = None
         self.out.mkdir(parents=True, exist_ok=True)
 
     # ---------------------------------------------------------------- configs
@@ -418,17 +424,17 @@ class GenotypeComparison:
         finally:
             _write_json(path, {"seconds": spent + time.perf_counter() - t0})
 
-    def tune(self, candidates: Sequence[Candidate]) -> Dict[str, float]:
-        """Per backbone family, the learning rate of ``tune_lrs`` with the best validation mAP (first
-        seed; MSINet is tuned with the ``msmt`` genotype). Empty without ``tune_lrs``."""
-        if not self.tune_lrs:
-            return {}
+    def validation_recipe(self, split: Path, seed: int):
+        """The recipe trained on the training identities less ``valid_ratio`` of them (drawn with
+        ``seed``) and evaluated on those held out, with the split written to ``split``; returns the
+        config and the split's counts."""
         from fastreid.data import build_dataset
 
-        split = self.out / "tune" / "valid_split.csv"
-        items = [it for name in self.recipe.DATASETS.NAMES for it in build_dataset(self.recipe, name).train]
-        counts = write_validation_split(items, self.valid_ratio, str(split), seed=0)
-        logger.info("Validation split of the training identities: %s -> %s", counts, split)
+        if self._train_items is None:  # loaded (and its table printed) once
+            self._train_items = [it for name in self.recipe.DATASETS.NAMES
+                                 for it in build_dataset(self.recipe, name).train]
+        counts = write_validation_split(self._train_items, self.valid_ratio, str(split), seed=seed)
+        logger.info("Validation split of the training identities (seed %d): %s -> %s", seed, counts, split)
         base = self.recipe.clone()
         base.defrost()
         base.DATASETS.NAMES = ("CustomReID",)
@@ -436,6 +442,14 @@ class GenotypeComparison:
         base.DATASETS.CUSTOM.DIR = str(split.parent.resolve())
         base.DATASETS.CUSTOM.LIST = split.name
         base.freeze()
+        return base, counts
+
+    def tune(self, candidates: Sequence[Candidate]) -> Dict[str, float]:
+        """Per backbone family, the learning rate of ``tune_lrs`` with the best validation mAP (first
+        seed; MSINet is tuned with the ``msmt`` genotype). Empty without ``tune_lrs``."""
+        if not self.tune_lrs:
+            return {}
+        base, counts = self.validation_recipe(self.out / "tune" / "valid_split.csv", seed=0)
         chosen: Dict[str, float] = {}
         table: Dict[str, Dict[str, float]] = {}
         for family in dict.fromkeys(c.backbone for c in candidates):
@@ -471,12 +485,15 @@ class GenotypeComparison:
                                  f"{', '.join(c.name for c in candidates)}")
             candidates = [c for c in candidates if c.name in self.only]
         lrs = self.tune(candidates)
+        bases = ([self.validation_recipe(self.out / "valid" / f"split_seed{s}.csv", seed=s)[0] for s in self.seeds]
+                 if self.on_validation else [None] * len(self.seeds))
         runs: Dict[str, Dict[int, Dict[str, Any]]] = {}
         jobs = [(i, c) for i in range(len(self.seeds)) for c in candidates]  # seed-major: a full table early
         t_start, fresh = time.perf_counter(), 0
         for k, (i, cand) in enumerate(jobs, 1):
             seed = self.seeds[i]
-            cfg = self.run_cfg(cand, i, self.out / "runs" / cand.name / f"seed{seed}", base_lr=lrs.get(cand.backbone))
+            cfg = self.run_cfg(cand, i, self.out / "runs" / cand.name / f"seed{seed}", base_lr=lrs.get(cand.backbone),
+                               base=bases[i])
             cached = (Path(cfg.OUTPUT_DIR) / "result.json").is_file()
             if not cached:
                 eta = ""
@@ -492,12 +509,14 @@ class GenotypeComparison:
 
     def write_report(self, candidates, runs, agreement, lrs) -> Dict[str, Any]:
         summary = summarize(candidates, runs)
-        title = (f"{', '.join(self.recipe.DATASETS.NAMES)}: {len(self.seeds)} seed(s), one recipe, "
-                 f"evaluated once on the test split")
+        title = (f"{', '.join(self.recipe.DATASETS.NAMES)}: {len(self.seeds)} seed(s), one recipe, evaluated once on "
+                 + (f"a validation split of the training identities ({self.valid_ratio:g} of them held out, "
+                    f"drawn with each seed)" if self.on_validation else "the test split"))
         report = {"command": self.command, "recipe": {"datasets": list(self.recipe.DATASETS.NAMES), "tests": list(self.recipe.DATASETS.TESTS),
                              "head": self.recipe.MODEL.HEADS.NAME, "input": list(self.recipe.INPUT.SIZE_TRAIN),
                              "max_epoch": self.recipe.SOLVER.MAX_EPOCH, "base_lr": self.recipe.SOLVER.BASE_LR,
-                             "tuned_lr": lrs},
+                             "tuned_lr": lrs,
+                             "evaluated_on": "validation" if self.on_validation else "test"},
                   "seeds": self.seeds, "search_agreement": agreement, "architectures": summary}
         _write_json(self.out / "results.json", report)
         md = markdown_report(summary, "searched" if "searched" in summary else "msmt", agreement, title)

@@ -54,7 +54,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    "e.g. searched,msmt,random-1,none,osnet")
     p.add_argument("--tune-lr", default="", help="comma-separated learning rates; each backbone family takes "
                    "the one with the best mAP on a validation split of the training identities")
-    p.add_argument("--valid-ratio", type=float, default=0.2, help="training identities held out for --tune-lr")
+    p.add_argument("--on-validation", action="store_true", help="evaluate every run on a validation split of "
+                   "the training identities (drawn with its seed) instead of the test split: for design choices")
+    p.add_argument("--valid-ratio", type=float, default=0.2,
+                   help="training identities held out for --tune-lr and --on-validation")
     p.add_argument("--output", required=True, help="output folder DIR (rerun with the same DIR to continue)")
     add_override_arguments(p)
     return p.parse_args(argv)
@@ -78,7 +81,8 @@ def main(argv: Optional[List[str]] = None):
                                         tune, args.valid_ratio, baselines,
                                         [a for a in args.architectures.split(",") if a.strip()],
                                         command=" ".join(["python projects/MSINet/tools/compare_genotypes.py",
-                                                          *(sys.argv[1:] if argv is None else argv)]))
+                                                          *(sys.argv[1:] if argv is None else argv)]),
+                                        on_validation=args.on_validation)
         report = comparison.run()
     print((comparison.out / "results.md").read_text())
     return report
