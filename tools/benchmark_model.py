@@ -3,7 +3,7 @@
 
     python tools/benchmark_model.py [--batch 32] [--size 256 128] [--threads 2] [--repeats 5]
                                     [--models msinet osnet resnet50 resnet50_tv] [--device cpu]
-                                    [--ablate-fusions] [--json out.json]
+                                    [--ablate-fusions] [--profile] [--json out.json]
 
 Models are built through the registries (backbone + its test head: FBLNeck for MSINet, EmbeddingHead
 for the others). Two references: ``resnet50`` is the toolbox's ReID ResNet-50 (last stride 1, as
@@ -15,7 +15,9 @@ through ``inference_model``: BN folded into the convs, blocks fused, channels_la
 ``--ablate-fusions`` also with BN folding only), through ONNX Runtime (exported as
 ``tools/export_onnx.py`` does: ``inference_model`` without block fusion, which ONNX Runtime runs
 faster; with ``--ablate-fusions`` also with it), and a training step (forward + backward) in the
-default memory format and with ``MODEL.CHANNELS_LAST``. Timings vary with machine load: compare the
+default memory format and with ``MODEL.CHANNELS_LAST``. ``--profile`` adds, per model, where
+``inference_model``'s time goes: per kind of convolution (1x1, depth-wise, dense) and per other op, the
+milliseconds per batch and the GMAC/s each kind runs at. Timings vary with machine load: compare the
 ratios of one run.
 """
 
@@ -149,6 +151,8 @@ def bench(name: str, args) -> Dict[str, float]:
         if args.ablate_fusions:
             row["onnx_fused_blocks_s"] = onnx_latency(fast.to(memory_format=torch.contiguous_format), x,
                                                       args.threads, args.repeats)
+    if args.profile:
+        row["profile"] = profile_layers(fast, x_cl)
     del unfused, timed
     batch = {"images": x, "targets": torch.arange(args.batch, device=args.device) // 4}
 
@@ -165,6 +169,76 @@ def bench(name: str, args) -> Dict[str, float]:
     trained_cl = build(name, channels_last=True).to(args.device).train()
     row["train_step_cl_s"] = median_time(step(trained_cl), max(1, args.repeats // 2))
     return row
+
+
+def conv_kind(weight_shape, in_channels: int) -> str:
+    """``depthwise kxk``, ``1x1`` or ``dense kxk`` from a conv weight shape ``(O, C/g, kh, kw)``."""
+    k = f"{weight_shape[2]}x{weight_shape[3]}"
+    if weight_shape[1] == 1 and in_channels > 1:
+        return f"depthwise {k} conv"
+    return "1x1 conv" if k == "1x1" else f"dense {k} conv"
+
+
+def profile_layers(model: nn.Module, x: torch.Tensor, repeats: int = 3) -> List[Dict[str, float]]:
+    """Where the time of ``model(x)`` goes: per kind of convolution (``conv_kind``) and per other op,
+    milliseconds per call of the model (profiler self time, mean over ``repeats``), share of the total,
+    multiply-accumulates and the GMAC/s they run at. Sorted by time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    macs: Dict[tuple, tuple] = {}
+
+    def count(mod, inp, out):
+        w = mod.weight
+        key = (tuple(inp[0].shape), tuple(w.shape))
+        macs[key] = (conv_kind(w.shape, inp[0].shape[1]), out.numel() * w.shape[1] * w.shape[2] * w.shape[3])
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with torch.inference_mode():
+        model(x)
+        for h in hooks:
+            h.remove()
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            for _ in range(repeats):
+                model(x)
+    rows: Dict[str, Dict[str, float]] = {}
+    convs: Dict[tuple, list] = {}  # a conv call is several nested aten ops with the same shapes
+    for ev in prof.key_averages(group_by_input_shape=True):
+        if ev.self_cpu_time_total <= 0:
+            continue
+        shapes = ev.input_shapes or []
+        key = (tuple(shapes[0]), tuple(shapes[1])) if len(shapes) > 1 and shapes[0] and shapes[1] else None
+        if "conv" in ev.key and key in macs:
+            convs.setdefault(key, []).append(ev)
+            continue
+        row = rows.setdefault(ev.key, {"kind": ev.key, "calls": 0.0, "ms": 0.0, "gmacs": 0.0})
+        row["calls"] += ev.count / repeats
+        row["ms"] += ev.self_cpu_time_total / 1e3 / repeats
+    for key, evs in convs.items():
+        kind, mac = macs[key]
+        calls = max(evs, key=lambda e: e.self_cpu_time_total).count / repeats
+        row = rows.setdefault(kind, {"kind": kind, "calls": 0.0, "ms": 0.0, "gmacs": 0.0})
+        row["calls"] += calls
+        row["ms"] += sum(e.self_cpu_time_total for e in evs) / 1e3 / repeats
+        row["gmacs"] += mac * calls / 1e9
+    total = sum(r["ms"] for r in rows.values())
+    for r in rows.values():
+        r["share"] = r["ms"] / total
+        r["gmac_per_s"] = r["gmacs"] / (r["ms"] / 1e3) if r["gmacs"] else 0.0
+    return sorted(rows.values(), key=lambda r: -r["ms"])
+
+
+def format_profile(name: str, rows: List[Dict[str, float]], top: int = 8) -> str:
+    lines = [f"{name}: where inference_model's time goes (profiler self time per batch)",
+             "| op | calls | ms | share | GMACs | GMAC/s |", "|---|---|---|---|---|---|"]
+    for r in rows[:top]:
+        rate = f"{r['gmac_per_s']:.0f}" if r["gmacs"] else "-"
+        lines.append(f"| {r['kind']} | {r['calls']:.0f} | {r['ms']:.1f} | {100 * r['share']:.1f} % | "
+                     f"{r['gmacs']:.2f} | {rate} |")
+    rest = rows[top:]
+    if rest:
+        lines.append(f"| {len(rest)} other ops | {sum(r['calls'] for r in rest):.0f} | {sum(r['ms'] for r in rest):.1f} | "
+                     f"{100 * sum(r['share'] for r in rest):.1f} % | - | - |")
+    return "\n".join(lines)
 
 
 REFERENCES = {"resnet50": "ratio", "resnet50_tv": "ratio_tv"}  # ratio key suffix per reference model
@@ -212,6 +286,8 @@ def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
     p.add_argument("--ablate-fusions", action="store_true",
                    help="also time inference_model with BN folding only (no block fusion), alternating with "
                         "the full one, and ONNX Runtime on the model with fused blocks")
+    p.add_argument("--profile", action="store_true",
+                   help="also print where inference_model's time goes, per kind of layer, with the GMAC/s of each")
     p.add_argument("--json", default="", help="also write the results to this JSON file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -227,6 +303,9 @@ def main(argv: List[str] = None) -> Dict[str, Dict[str, float]]:
     logger.info("batch %d, %dx%d, %d threads; latencies are medians in seconds; x R50-tv: ratio to "
                 "torchvision's ResNet-50 (last stride 2), x R50-reid: to the toolbox's (last stride 1)\n%s",
                 args.batch, args.size[0], args.size[1], args.threads, format_table(results))
+    for name, row in results.items():
+        if "profile" in row:
+            logger.info("%s", format_profile(name, row["profile"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "machine": machine, "results": results}, f, indent=2)
