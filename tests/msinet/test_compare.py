@@ -167,3 +167,5 @@ def test_on_validation_trains_and_evaluates_every_run_on_held_out_training_ident
     # the held-out identities are training identities: every image path is from the training folder
     assert all("/bounding_box_train/" in r[0] or "/train" in r[0] for rows in splits for r in rows)
     assert "validation split of the training identities" in (out / "results.md").read_text()
+    with pytest.raises(SystemExit, match="--on-validation with a search"):
+        main([a for a in argv if a != "--no-search"])

@@ -322,6 +322,9 @@ class GenotypeComparison:
                  command: str = "", on_validation: bool = False) -> None:
         if not seeds:
             raise ValueError("--seeds: expected at least one seed")
+        if on_validation and search_cfg is not None:
+            raise ValueError("--on-validation with a search: the search would train on the held-out validation "
+                             "identities; expected --no-search (compare fixed genotypes or config options)")
         if num_random < 0:
             raise ValueError(f"--random: {num_random}; expected a number of random genotypes >= 0")
         self.recipe = recipe.clone()
