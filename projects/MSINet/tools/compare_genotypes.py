@@ -55,7 +55,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--tune-lr", default="", help="comma-separated learning rates; each backbone family takes "
                    "the one with the best mAP on a validation split of the training identities")
     p.add_argument("--on-validation", action="store_true", help="evaluate every run on a validation split of "
-                   "the training identities (drawn with its seed) instead of the test split: for design choices")
+                   "the training identities (drawn with its seed) instead of the test split: for design choices; "
+                   "needs --no-search")
     p.add_argument("--valid-ratio", type=float, default=0.2,
                    help="training identities held out for --tune-lr and --on-validation")
     p.add_argument("--output", required=True, help="output folder DIR (rerun with the same DIR to continue)")
