@@ -201,6 +201,13 @@ def profile_layers(model: nn.Module, x: torch.Tensor, repeats: int = 3) -> List[
             for _ in range(repeats):
                 model(x)
     rows: Dict[str, Dict[str, float]] = {}
+
+    def add(kind: str, evs: list, calls: float, mac: int = 0) -> None:
+        row = rows.setdefault(kind, {"kind": kind, "calls": 0.0, "ms": 0.0, "gmacs": 0.0})
+        row["calls"] += calls
+        row["ms"] += sum(e.self_cpu_time_total for e in evs) / 1e3 / repeats
+        row["gmacs"] += mac * calls / 1e9
+
     convs: Dict[tuple, list] = {}  # a conv call is several nested aten ops with the same shapes
     for ev in prof.key_averages(group_by_input_shape=True):
         if ev.self_cpu_time_total <= 0:
@@ -209,17 +216,11 @@ def profile_layers(model: nn.Module, x: torch.Tensor, repeats: int = 3) -> List[
         key = (tuple(shapes[0]), tuple(shapes[1])) if len(shapes) > 1 and shapes[0] and shapes[1] else None
         if "conv" in ev.key and key in macs:
             convs.setdefault(key, []).append(ev)
-            continue
-        row = rows.setdefault(ev.key, {"kind": ev.key, "calls": 0.0, "ms": 0.0, "gmacs": 0.0})
-        row["calls"] += ev.count / repeats
-        row["ms"] += ev.self_cpu_time_total / 1e3 / repeats
+        else:
+            add(ev.key, [ev], ev.count / repeats)
     for key, evs in convs.items():
         kind, mac = macs[key]
-        calls = max(evs, key=lambda e: e.self_cpu_time_total).count / repeats
-        row = rows.setdefault(kind, {"kind": kind, "calls": 0.0, "ms": 0.0, "gmacs": 0.0})
-        row["calls"] += calls
-        row["ms"] += sum(e.self_cpu_time_total for e in evs) / 1e3 / repeats
-        row["gmacs"] += mac * calls / 1e9
+        add(kind, evs, max(evs, key=lambda e: e.self_cpu_time_total).count / repeats, mac)
     total = sum(r["ms"] for r in rows.values())
     for r in rows.values():
         r["share"] = r["ms"] / total
