@@ -26,6 +26,8 @@ setup(
         "Pillow>=9.0",
         "matplotlib>=3.5",
         "PyYAML>=5.4",
+        "scipy>=1.7",
+        "scikit-learn>=1.0",
     ],
     extras_require={
         "faiss": ["faiss-cpu>=1.7"],
