@@ -9,6 +9,7 @@ from fastreid.config import get_cfg
 from fastreid.modeling import build_model
 from fastreid.modeling.backbones import BACKBONE_REGISTRY
 from fastreid.modeling.inference import inference_model
+from fastreid.utils.testing import assert_within_float32_rounding
 
 HEADS = {"msinet": "FBLNeck"}
 
@@ -30,8 +31,9 @@ def test_inference_model_gives_the_same_features(name):
     fast = inference_model(model)
     x = torch.rand(3, 3, 64, 32) * 255
     with torch.no_grad():
-        expected, got = model(x), fast(x)
-    assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4), (got - expected).abs().max()
+        got = fast(x)
+    # folded BNs, fused blocks and channels_last run other float32 kernels: as exact as float32 allows
+    assert_within_float32_rounding(got, lambda m: m(x.double()), model)
     remaining = sum(isinstance(m, nn.BatchNorm2d) for m in fast.backbone.modules())
     total = sum(isinstance(m, nn.BatchNorm2d) for m in model.backbone.modules())
     assert remaining < total / 2  # most BNs were folded

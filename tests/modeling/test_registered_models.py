@@ -5,7 +5,6 @@ registered backbone or head is covered by being registered."""
 
 import io
 
-import numpy as np
 import pytest
 import torch
 
@@ -13,6 +12,7 @@ from fastreid.config import get_cfg
 from fastreid.modeling import build_model
 from fastreid.modeling.backbones import BACKBONE_REGISTRY
 from fastreid.modeling.heads import HEADS_REGISTRY
+from fastreid.utils.testing import assert_within_float32_rounding
 
 torch.set_num_threads(1)
 get_cfg(plugins=True)  # the installed projects register their models
@@ -79,8 +79,7 @@ def test_eval_model_exports_to_onnx_with_a_dynamic_batch(backbone, head):
     session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
     for n in (1, 3):
         x = torch.rand(n, 3, 64, 32, generator=torch.Generator().manual_seed(n)) * 255
-        with torch.no_grad():
-            expected = model(x).numpy()
         got = session.run(["features"], {"images": x.numpy()})[0]
-        assert got.shape == expected.shape
-        np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
+        assert got.shape == (n, model(x[:1]).shape[1])
+        # ONNX Runtime's kernels: the exact (float64) features up to float32 rounding
+        assert_within_float32_rounding(torch.from_numpy(got), lambda m, x=x: m(x.double()), model)

@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from tools_testlib import SIZE_HW, load_tool, make_checkpoint, write_config
+
+from fastreid.utils.testing import assert_within_float32_rounding
 
 tool = load_tool("export_onnx")
 
@@ -32,7 +35,9 @@ def test_osnet_export_matches_predictor_at_batch_1_and_3(tmp_path, osnet_model, 
         x = torch.rand(b, 3, *SIZE_HW, generator=torch.Generator().manual_seed(b)) * 255
         got = _run(out, x)
         assert got.shape == (b, 512)
-        np.testing.assert_allclose(got, predictor(x).numpy(), atol=1e-4)
+        # ONNX Runtime's kernels: the predictor's exact (float64) features up to float32 rounding
+        assert_within_float32_rounding(torch.from_numpy(got), lambda m, x=x: F.normalize(m(x.double()), dim=1),
+                                       predictor.model)
         np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
 
