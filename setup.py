@@ -13,8 +13,8 @@ setup(
     version="0.1.0",
     description="A fast-reid-style ReID toolbox with the MSINet architecture-search project (CVPR 2023)",
     python_requires=">=3.9",
-    packages=find_packages(include=["fastreid", "fastreid.*"]) + ["msinet"],
-    package_dir={"msinet": "projects/MSINet/msinet"},
+    packages=find_packages(include=["fastreid", "fastreid.*"]) + ["msinet", "unsupreid"],
+    package_dir={"msinet": "projects/MSINet/msinet", "unsupreid": "projects/UnsupReID/unsupreid"},
     install_requires=[
         "torch>=2.6,<=2.14.1",
         "torchvision>=0.21,<=0.29.1",
@@ -44,7 +44,8 @@ setup(
         ],
     },
     entry_points={
-        "fastreid.plugins": ["msinet = msinet"],
-        "fastreid.config": ["msinet = msinet.config:add_msinet_config"],
+        "fastreid.plugins": ["msinet = msinet", "unsupreid = unsupreid"],
+        "fastreid.config": ["msinet = msinet.config:add_msinet_config",
+                            "unsupreid = unsupreid.config:add_unsupreid_config"],
     },
 )

@@ -237,6 +237,24 @@ class DefaultTrainer(TrainerBase):
     def optimizer(self) -> torch.optim.Optimizer:
         return self._trainer.optimizer
 
+    def replace_train_set(self, train_set, sampler=None) -> None:
+        """Train on ``train_set`` from the next iteration on: the supported way for a training method to
+        relabel or resample the training images between epochs (clustering-based unsupervised learning
+        does it at every clustering round). Call it from a hook's ``before_epoch``, so that the epoch's
+        batches come from the new set only and a resumed run sees the same ones.
+
+        ``train_set`` is a :class:`~fastreid.data.common.CommDataset` (items, transform, labels);
+        ``sampler`` replaces DATALOADER.SAMPLER_TRAIN's sampler over it. Batches stay seeded by
+        (SEED, epoch, iteration, rank). What does not change: the epoch length (``iters_per_epoch``)
+        and with it the schedule, and the model's classifier (MODEL.HEADS.NUM_CLASSES); a method whose
+        class count changes keeps its classes elsewhere (a cluster memory, ``fastreid.layers``).
+        """
+        from fastreid.data import build_reid_train_loader
+
+        if len(train_set) == 0:
+            raise ConfigValueError("replace_train_set: the new training set is empty; expected images")
+        self._trainer.set_data_loader(build_reid_train_loader(self.cfg, train_set=train_set, sampler=sampler))
+
     def _wrap_ddp(self, model: nn.Module) -> nn.Module:
         if comm.get_world_size() <= 1:
             return model

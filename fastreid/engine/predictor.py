@@ -177,17 +177,14 @@ class DefaultPredictor:
         """Features of the query and gallery of the registered test set ``name``, read by the test
         loader (the evaluation's images, resize and order); ``progress(done, total)`` after every batch."""
         from fastreid.data import build_reid_test_loader
+        from fastreid.evaluation.features import extract_features
 
         loader, num_query = build_reid_test_loader(self.cfg, name)
-        feats: List[torch.Tensor] = []
-        paths: List[str] = []
-        pids: List[int] = []
-        camids: List[int] = []
-        for batch in loader:
-            feats.append(self(batch["images"]))
-            paths.extend(batch["img_paths"])
-            pids.extend(torch.as_tensor(batch["targets"]).tolist())
-            camids.extend(torch.as_tensor(batch["camids"]).tolist())
-            if progress is not None:
-                progress(len(paths), len(loader.dataset))
-        return DatasetFeatures(torch.cat(feats), paths, pids, camids, num_query)
+        out = extract_features(self.model, loader, flip=self.flip, progress=progress)
+        return DatasetFeatures(F.normalize(out.features, dim=1), list(out.paths), _as_list(out.targets),
+                               _as_list(out.camids), num_query)
+
+
+def _as_list(column) -> list:
+    """A label column of :class:`~fastreid.evaluation.features.ExtractedFeatures` as a plain list."""
+    return column.tolist() if isinstance(column, torch.Tensor) else list(column)

@@ -212,6 +212,14 @@ class SimpleTrainer(TrainerBase):
     def _next_batch(self):
         return self._batches.next(self.epoch)
 
+    def set_data_loader(self, data_loader) -> None:
+        """Take batches from ``data_loader`` from now on (its stream starts afresh at the next batch).
+
+        What :meth:`DefaultTrainer.replace_train_set` calls between epochs; the old loader's workers
+        end when it is garbage-collected."""
+        self.data_loader = data_loader
+        self._batches = EpochBatches(data_loader)
+
     def run_step(self) -> None:
         assert self.model.training, "SimpleTrainer: the model was left in eval mode"
         start = time.perf_counter()

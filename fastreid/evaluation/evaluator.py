@@ -1,20 +1,18 @@
-"""Evaluator interface and the inference loop shared by training-time evaluation and tools."""
+"""Evaluator interface and the evaluation loop shared by training-time evaluation and tools (its
+batches come from :mod:`fastreid.evaluation.features`)."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime
-import logging
-import time
 from collections import OrderedDict
 from typing import Dict, Iterable, List
 
 import torch
 from torch import nn
 
-__all__ = ["DatasetEvaluator", "DatasetEvaluators", "inference_context", "inference_on_dataset"]
+from .features import inference_context, iter_batch_features
 
-logger = logging.getLogger(__name__)
+__all__ = ["DatasetEvaluator", "DatasetEvaluators", "inference_context", "inference_on_dataset"]
 
 
 class DatasetEvaluator:
@@ -59,53 +57,22 @@ class DatasetEvaluators(DatasetEvaluator):
         return results
 
 
-@contextlib.contextmanager
-def inference_context(model: nn.Module):
-    """Eval mode inside the block; the previous train/eval mode is restored afterwards."""
-    training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(training)
-
-
-def _features(model: nn.Module, inputs, flip_test: bool) -> torch.Tensor:
-    outputs = model(inputs)
-    if flip_test:
-        flipped = dict(inputs)
-        flipped["images"] = inputs["images"].flip(dims=[3])
-        outputs = (outputs + model(flipped)) / 2.0
-    return outputs
-
-
 def inference_on_dataset(model: nn.Module, data_loader, evaluator: DatasetEvaluator, flip_test: bool = False,
                          log_period: float = 10.0) -> Dict[str, float]:
     """Run ``model`` over ``data_loader`` (eval mode, no gradients) and return ``evaluator.evaluate()``.
 
+    The loop is :func:`~fastreid.evaluation.features.iter_batch_features`; each batch and its model
+    output go to ``evaluator.process`` as they come.
+
     Args:
         data_loader: finite iterable of batch dicts with "images" (B, 3, H, W).
         flip_test: average the (B, D) features of each image and its horizontal flip.
-        log_period: seconds between progress lines (with throughput and ETA).
+        log_period: seconds between progress lines (images done / total, throughput and ETA).
     """
-    total = len(data_loader) if hasattr(data_loader, "__len__") else None
     evaluator.reset()
-    start = time.perf_counter()
-    last_log = start
-    num_done = 0
-    with inference_context(model), torch.no_grad():
-        for idx, inputs in enumerate(data_loader):
-            outputs = _features(model, inputs, flip_test)
+    stream = iter_batch_features(model, data_loader, flip=flip_test, log_every_s=log_period)
+    with contextlib.closing(stream), torch.no_grad():
+        for inputs, outputs in stream:
             evaluator.process(inputs, outputs)
-            num_done = idx + 1
-            now = time.perf_counter()
-            if now - last_log >= log_period:
-                last_log = now
-                per_batch = (now - start) / num_done
-                eta = f", ETA {datetime.timedelta(seconds=int(per_batch * (total - num_done)))}" if total else ""
-                logger.info("Inference done %d/%s batches, %.4f s/batch%s", num_done, total or "?", per_batch, eta)
-    elapsed = time.perf_counter() - start
-    logger.info("Inference of %d batches took %s (%.4f s/batch)", num_done,
-                datetime.timedelta(seconds=int(elapsed)), elapsed / max(num_done, 1))
     results = evaluator.evaluate()
     return results if results is not None else {}

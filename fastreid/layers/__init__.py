@@ -1,5 +1,5 @@
 """Small building blocks shared by heads and backbones: pooling, classifiers, normalisation, light
-convolutions and the channel gate."""
+convolutions, the channel gate and the cluster memory."""
 
 from .classifier import (
     CLASSIFIERS,
@@ -9,6 +9,7 @@ from .classifier import (
     LinearClassifier,
     build_classifier,
 )
+from .cluster_memory import ClusterMemory, class_centroids
 from .conv import ChannelGate, ConvBNReLU, LightConv3x3, Transition
 from .norm import bn_neck
 from .pooling import POOLING_LAYERS, GeneralizedMeanPooling, build_pooling
@@ -20,6 +21,8 @@ __all__ = [
     "CosFaceClassifier",
     "LinearClassifier",
     "build_classifier",
+    "ClusterMemory",
+    "class_centroids",
     "bn_neck",
     "ChannelGate",
     "ConvBNReLU",

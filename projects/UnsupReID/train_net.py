@@ -1,0 +1,44 @@
+#!/usr/bin/env python
+"""Train a ReID model without identity labels: clustering rounds give pseudo-labels (Cluster Contrast).
+
+    python projects/UnsupReID/train_net.py --config-file projects/UnsupReID/configs/PKUReIDSubset/usl_resnet50.yml
+    python projects/UnsupReID/train_net.py --config-file ... --resume      # continue an interrupted run
+    python projects/UnsupReID/train_net.py --config-file ... --eval-only MODEL.WEIGHTS logs/.../model_best.pth
+
+Same flags and KEY VALUE overrides as tools/train_net.py. The training images' identity labels are
+never used for training; where the data set has them, they measure the pseudo-labels' quality.
+"""
+
+import logging
+
+from unsupreid import ClusterTrainer, check_unsup_cfg
+
+from fastreid.config import get_cfg
+from fastreid.engine import default_argument_parser, default_setup, launch, train_or_evaluate
+from fastreid.utils.errors import exit_on_user_error
+
+logger = logging.getLogger("unsupreid.train_net")
+
+
+def setup(args):
+    """Defaults + the installed projects' keys (UNSUP among them), the YAML and the overrides; checked."""
+    cfg = get_cfg(plugins=True)
+    if args.config_file:
+        cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    if not args.eval_only:
+        check_unsup_cfg(cfg)
+    default_setup(cfg, args)
+    return cfg
+
+
+def main(args):
+    cfg = setup(args)
+    return train_or_evaluate(cfg, args, ClusterTrainer)
+
+
+if __name__ == "__main__":
+    args = default_argument_parser("unsupervised (clustering-based) ReID training").parse_args()
+    with exit_on_user_error():
+        launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+               dist_url=args.dist_url, args=(args,))

@@ -1,0 +1,83 @@
+"""Clustering-based unsupervised training (projects/UnsupReID) end to end on a tiny Market-1501 tree:
+rounds run before the first step, the training labels never reach training (only the quality report),
+the model checkpoint loads into a plain config, a resumed run continues on the saved pseudo-labels and
+memory, and bad values stop before any work with one line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fastreid.data.synthetic import SyntheticSpec, generate_synthetic_reid
+from fastreid.utils.checkpoint import load_torch_file
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "projects" / "UnsupReID" / "train_net.py"
+CONFIG = REPO / "projects" / "UnsupReID" / "configs" / "Base-cluster-contrast.yml"
+TINY = [
+    "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.NAME", "osnet", "MODEL.BACKBONE.PRETRAIN", "False",
+    "MODEL.HEADS.POOL_LAYER", "avg", "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
+    "SOLVER.IMS_PER_BATCH", "8", "DATALOADER.NUM_INSTANCE", "2", "DATALOADER.NUM_WORKERS", "0",
+    "SOLVER.MAX_EPOCH", "3", "SOLVER.ITERS_PER_EPOCH", "2", "SOLVER.STEPS", "[2]", "SOLVER.CHECKPOINT_PERIOD", "1",
+    "TEST.EVAL_PERIOD", "0", "TEST.IMS_PER_BATCH", "16", "SEED", "0",
+    "UNSUP.CLUSTER.K1", "6", "UNSUP.CLUSTER.K2", "2", "UNSUP.CLUSTER.MIN_SAMPLES", "2", "UNSUP.CLUSTER.EPS", "0.7",
+    "UNSUP.CLUSTER.PERIOD", "2",
+]
+
+
+@pytest.fixture(scope="module")
+def market_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("datasets")
+    spec = SyntheticSpec(num_train_ids=8, num_test_ids=4, num_cameras=2, images_per_camera=2, height=64, width=32,
+                         num_distractors=2, num_junk=1, seed=0)
+    generate_synthetic_reid(str(root / "Market-1501-v15.09.15"), spec)
+    return root
+
+
+def _run(args, ok=True):
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--config-file", str(CONFIG), *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert (proc.returncode == 0) == ok, out[-4000:]
+    return out
+
+
+def _data(root):
+    return ["DATASETS.ROOT", str(root), "DATASETS.NAMES", '("Market1501",)', "DATASETS.TESTS", '("Market1501",)']
+
+
+@pytest.mark.slow
+def test_trains_on_pseudo_labels_reports_quality_and_resumes(market_root, tmp_path):
+    out_dir = tmp_path / "run"
+    args = [*TINY, *_data(market_root), "OUTPUT_DIR", str(out_dir)]
+    log = _run([*args, "SOLVER.MAX_EPOCH", "2"])
+    assert "Clustering round at epoch 0:" in log and "against the hidden labels: NMI" in log
+    rounds = json.loads((out_dir / "clustering.json").read_text())
+    assert [r["epoch"] for r in rounds] == [0] and rounds[0]["images"] == 32
+    assert 0.0 <= rounds[0]["nmi"] <= 1.0 and rounds[0]["clusters"] >= 4
+    assert (out_dir / "clustering.png").stat().st_size > 0
+    metrics = [json.loads(line) for line in (out_dir / "metrics.json").read_text().splitlines()]
+    assert any("cluster/clusters" in m for m in metrics)
+    saved = load_torch_file(str(out_dir / "model_final.pth"))  # weights_only, numpy RNG state allowed
+    assert not any("memory" in k for k in saved["model"]), "the memory is saved with the pseudo-labels, not the model"
+    labels = saved["pseudo_labels"]["labels"]
+    assert labels.shape == (32,) and int(labels.max()) + 1 == rounds[0]["clusters"]
+    # resume at epoch 2, a round (PERIOD 2): clustering runs again and the history continues
+    log = _run(["--resume", *args])
+    assert "Resuming at epoch 2" in log and "Clustering round at epoch 2:" in log
+    assert [r["epoch"] for r in json.loads((out_dir / "clustering.json").read_text())] == [0, 2]
+
+
+def test_bad_values_stop_before_any_work_with_one_line(market_root, tmp_path):
+    for key, value, expected in (("UNSUP.CLUSTER.EPS", "1.5", "UNSUP.CLUSTER.EPS: 1.5"),
+                                 ("UNSUP.CLUSTER.MIN_SAMPLES", "0", "UNSUP.CLUSTER.MIN_SAMPLES: 0"),
+                                 ("SOLVER.ITERS_PER_EPOCH", "0", "SOLVER.ITERS_PER_EPOCH"),
+                                 ("UNSUP.CLUSTER.MIN_SAMPLES", "40", "fewer than UNSUP.CLUSTER.MIN_SAMPLES 40")):
+        err = _run([*TINY, *_data(market_root), "OUTPUT_DIR", str(tmp_path / key / value), key, value], ok=False)
+        lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
+        assert len(lines) == 1 and expected in lines[0], err[-2000:]
+        assert "Traceback" not in err
