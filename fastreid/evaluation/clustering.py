@@ -102,7 +102,7 @@ def _stage_logger(n: int, progress: Progress) -> Callable[[str, int, int], None]
         tenth = 10 * done // total
         if tenth > last.get(stage, -1):
             last[stage] = tenth
-            logger.info("jaccard distance of %d images: %s %d/%d (%d%%)", n, stage, done, total, 10 * tenth)
+            logger.info("jaccard distance of %d images: %s %d/%d (%d%%)", n, stage, done, total, 100 * done // total)
 
     return report
 
@@ -138,12 +138,14 @@ def jaccard_distance(features: np.ndarray, k1: int = 30, k2: int = 6, *, use_fai
         flat = np.flatnonzero(common.ravel() != 0)  # a bool scan is ~3x faster than nonzero on floats
         rows, cols = np.divmod(flat, n)
         s = common.ravel()[flat]
-        indices.append(cols.astype(np.int32 if n < 2**31 else np.int64))
+        indices.append(cols)
         data.append(np.maximum(1.0 - s / (2.0 - s), 0.0))
         indptr.append(indptr[-1][-1] + np.cumsum(np.bincount(rows, minlength=len(idx))))
         report("jaccard", idx[-1] + 1, n)
-    distance = sparse.csr_matrix((np.concatenate(data), np.concatenate(indices), np.concatenate(indptr)),
-                                 shape=(n, n))
+    indptr = np.concatenate(indptr)
+    index_dtype = np.int32 if max(indptr[-1], n) < 2**31 else np.int64  # halves the index memory
+    distance = sparse.csr_matrix((np.concatenate(data), np.concatenate(indices).astype(index_dtype),
+                                  indptr.astype(index_dtype)), shape=(n, n))
     logger.debug("jaccard distance of %d images: %d stored pairs, %.1f s", n, distance.nnz,
                  time.perf_counter() - start)
     return distance
