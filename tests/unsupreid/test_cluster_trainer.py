@@ -81,3 +81,23 @@ def test_bad_values_stop_before_any_work_with_one_line(market_root, tmp_path):
         lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
         assert len(lines) == 1 and expected in lines[0], err[-2000:]
         assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_run_resumed_between_rounds_trains_on_the_saved_labels_and_evaluates(market_root, tmp_path):
+    out_dir = tmp_path / "run"
+    args = [*TINY, *_data(market_root), "OUTPUT_DIR", str(out_dir)]
+    _run([*args, "SOLVER.MAX_EPOCH", "1"])  # one round (epoch 0), then stopped
+    saved = load_torch_file(str(out_dir / "model_final.pth"))["pseudo_labels"]
+    log = _run(["--resume", *args])  # epoch 1 is not a round (PERIOD 2): the saved labels and memory
+    assert "Resuming at epoch 1" in log and "Clustering round at epoch 1" not in log
+    assert "Epoch 1: training on the saved pseudo-labels of the last round" in log
+    assert "Clustering round at epoch 2:" in log
+    # the checkpoint of epoch 1 holds the round of epoch 0: its labels and its (since updated) memory
+    resumed = load_torch_file(str(out_dir / "model_0001.pth"))["pseudo_labels"]
+    assert resumed["labels"].tolist() == saved["labels"].tolist()
+    assert resumed["slots"].shape == saved["slots"].shape and not resumed["slots"].equal(saved["slots"])
+    # the trained weights evaluate through --eval-only (no memory is needed for inference)
+    log = _run(["--eval-only", *TINY, *_data(market_root), "OUTPUT_DIR", str(out_dir),
+                "MODEL.WEIGHTS", str(out_dir / "model_final.pth")])
+    assert "mAP" in log and "Traceback" not in log

@@ -78,6 +78,9 @@ class PseudoLabels(HookBase):
         if epoch % self.cfg.PERIOD == 0 or self.labels is None:
             self.run_round(epoch)
         elif not self._applied:  # resumed between rounds: train on the saved round
+            logger.info("Epoch %d: training on the saved pseudo-labels of the last round (%d clusters, %d of %d "
+                        "images left out)", epoch, int(self.labels.max()) + 1, int((self.labels < 0).sum()),
+                        len(self.labels))
             self._apply(self._restored_slots)
 
     def _loss(self):
