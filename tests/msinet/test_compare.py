@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from msinet.compare import (
+    LEVEL,
     Candidate,
     build_candidates,
     exceeds_noise,
     markdown_report,
+    pairwise_tests,
     search_agreement,
     summarize,
+    welch_test,
     write_validation_split,
 )
 from msinet.genotypes import NAMED_GENOTYPES, random_genotype
@@ -59,22 +62,89 @@ def _run(map_value, seed):
             "train_seconds": 60.0, "params": 2_000_000, "gmacs": 0.5, "base_lr": 0.02, "seed": seed}
 
 
-def test_summary_means_sample_std_and_the_noise_rule():
+def _welch_reference(a, b):
+    """Welch's t-test computed by scipy, independently of fastreid.utils.stats."""
+    from scipy import stats
+
+    r = stats.ttest_ind(a, b, equal_var=False)
+    return r.statistic, r.pvalue
+
+
+def test_summary_means_sample_std_and_the_welch_noise_test():
     cands = [Candidate("searched", "msinet", (tuple(G["gate"]),)), Candidate("osnet", "osnet"),
-             Candidate("none", "msinet", (tuple(G["none"]),))]
+             Candidate("none", "msinet", (tuple(G["none"]),)), Candidate("exchange", "msinet", (tuple(G["exchange"]),))]
     runs = {"searched": {0: _run(30, 0), 1: _run(32, 1), 2: _run(34, 2)},
             "osnet": {0: _run(20, 0), 1: _run(21, 1), 2: _run(22, 2)},
-            "none": {0: _run(29, 0), 1: _run(33, 1), 2: _run(35, 2)}}
+            "none": {0: _run(29, 0), 1: _run(33, 1), 2: _run(35, 2)},
+            # +4.0 at t = 2.45 with 4 degrees of freedom: beyond two standard errors, yet p = 0.07
+            "exchange": {0: _run(34, 0), 1: _run(36, 1), 2: _run(38, 2)}}
     summary = summarize(cands, runs)
     assert summary["searched"]["mAP"]["mean"] == pytest.approx(32.0)
     assert summary["searched"]["mAP"]["std"] == pytest.approx(2.0)  # sample std (n - 1)
     assert summary["osnet"]["genotype"] is None and summary["none"]["genotype"] == G["none"]
-    assert exceeds_noise(summary["osnet"], summary["searched"]) is True
+    assert "mAP_vs_reference" not in summary["osnet"]  # no reference asked for
+
+    test = welch_test(summary["exchange"], summary["searched"])
+    t, p = _welch_reference([34, 36, 38], [30, 32, 34])
+    assert test["diff"] == pytest.approx(4.0) and test["t"] == pytest.approx(t) and test["p"] == pytest.approx(p)
+    assert test["df"] == pytest.approx(4.0) and 0.05 < test["p"] < 0.1
+    assert exceeds_noise(summary["osnet"], summary["searched"]) is True  # t = -8.5, p = 0.004
     assert exceeds_noise(summary["none"], summary["searched"]) is False
+    assert exceeds_noise(summary["exchange"], summary["searched"]) is False  # the level, not 2 standard errors
+    assert exceeds_noise(summary["exchange"], summary["searched"], level=0.1) is True
+
+    ranked = summarize(cands, runs, reference="searched")
+    assert "mAP_vs_reference" not in ranked["searched"]
+    vs = ranked["exchange"]["mAP_vs_reference"]
+    assert vs["reference"] == "searched" and vs["level"] == LEVEL == 0.05 and vs["p"] == pytest.approx(p)
+
     md = markdown_report(summary, "searched")
-    assert "| osnet | 3 |" in md and "-11.0 (beyond noise)" in md and "(within noise)" in md
-    one = summarize(cands, {"searched": {0: _run(30, 0)}, "osnet": {0: _run(20, 0)}})
+    line = next(x for x in md.splitlines() if x.startswith("| exchange |"))
+    assert f"+4.0, t = {t:.2f}, df = 4.0, p = {p:.3f} (within noise)" in line
+    osnet_line = next(x for x in md.splitlines() if x.startswith("| osnet | 3 |"))
+    assert "-11.0, t = -8.52" in osnet_line and "(beyond noise at p < 0.05)" in osnet_line
+    assert "Welch's t-test" in md and "at p < 0.05" in md
+    assert "(beyond noise at p < 0.1)" in markdown_report(summary, "searched", level=0.1)
+    # the report reads only per-seed values: a results.json written before the tests were kept renders the same
+    assert markdown_report(json.loads(json.dumps(ranked)), "searched") == md
+
+    one = summarize(cands, {"searched": {0: _run(30, 0)}, "osnet": {0: _run(20, 0)}}, reference="searched")
     assert exceeds_noise(one["osnet"], one["searched"]) is None and math.isnan(one["none"]["mAP"]["mean"])
+    assert one["osnet"]["mAP_vs_reference"] is None
+    md_one = markdown_report(one, "searched")
+    assert "-10.0 (untested" in md_one and "Noise test" not in md_one  # no test made, no level stated
+
+
+def test_pairwise_tests_cover_every_pair_within_a_backbone_family():
+    cands = [Candidate(n, "msinet", (tuple(G[n]),)) for n in ("gate", "none", "exchange")] + [Candidate("osnet", "osnet")]
+    runs = {"gate": {s: _run(v, s) for s, v in enumerate((30, 31, 32))},
+            "none": {s: _run(v, s) for s, v in enumerate((20, 21, 23))},
+            "exchange": {s: _run(v, s) for s, v in enumerate((29, 32, 33))},
+            "osnet": {s: _run(v, s) for s, v in enumerate((40, 41, 42))}}
+    summary = summarize(cands, runs)
+    pairs = pairwise_tests(summary)
+    assert [(t["a"], t["b"]) for t in pairs] == [("gate", "none"), ("gate", "exchange"), ("none", "exchange")]
+    for t in pairs:
+        ref_t, ref_p = _welch_reference(summary[t["a"]]["mAP"]["per_seed"], summary[t["b"]]["mAP"]["per_seed"])
+        assert t["t"] == pytest.approx(ref_t) and t["p"] == pytest.approx(ref_p)
+    hits = [t for t in pairs if t["p"] < 0.05]
+    assert {(t["a"], t["b"]) for t in hits} == {("gate", "none"), ("none", "exchange")}
+    md = markdown_report(summary, "gate")
+    assert "Every pair of msinet rows (3 pairs): 2 differ at p < 0.05: gate - none" in md
+    assert "none - exchange" in md and "gate - exchange" not in md
+    assert "Every pair of osnet" not in md  # a family of one row
+
+
+def test_report_gives_the_per_seed_range_of_params_and_gmacs():
+    cands = [Candidate("searched", "msinet", (tuple(G["gate"]), tuple(G["none"])))]
+    runs = {"searched": {0: dict(_run(30, 0), gmacs=0.2123, params=2_325_620),
+                         1: dict(_run(31, 1), gmacs=0.2208, params=2_323_439)}}
+    summary = summarize(cands, runs)
+    assert summary["searched"]["gmacs"] == 0.2123 and summary["searched"]["gmacs_per_seed"] == [0.2123, 0.2208]
+    line = next(x for x in markdown_report(summary).splitlines() if x.startswith("| searched |"))
+    assert "| 2.32-2.33 M | 0.21-0.22 |" in line
+    old = {"searched": {k: v for k, v in summary["searched"].items() if not k.endswith("_per_seed")}}
+    assert "| 2.33 M | 0.21 |" in markdown_report(old)  # an old results.json: the first seed's values
 
 
 def test_validation_split_holds_out_identities_with_cross_camera_queries(tmp_path):

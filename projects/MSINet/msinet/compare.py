@@ -37,16 +37,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from fastreid.utils.stats import welch
+
 from .genotypes import NAMED_GENOTYPES, NUM_INTERACTIONS, random_genotype, resolve_genotype
 from .interaction import OP_NAMES
 
-__all__ = ["Candidate", "build_candidates", "search_agreement", "summarize", "markdown_report",
-           "plot_results", "write_validation_split", "GenotypeComparison"]
+__all__ = ["Candidate", "build_candidates", "search_agreement", "summarize", "welch_test", "exceeds_noise",
+           "pairwise_tests", "markdown_report", "plot_results", "write_validation_split", "GenotypeComparison",
+           "LEVEL"]
 
 logger = logging.getLogger(__name__)
 
 METRICS = ("Rank-1", "Rank-5", "mAP", "mINP")
 FAMILIES = ("msinet", "osnet", "resnet50")
+#: two rows' mean mAP differ beyond the seed noise when Welch's two-sided p is below this level
+LEVEL = 0.05
 
 
 @dataclass(frozen=True)
@@ -142,9 +147,13 @@ def _mean_std(values: Sequence[float]) -> Tuple[float, float]:
     return mean, std
 
 
-def summarize(candidates: Sequence[Candidate], runs: Mapping[str, Mapping[int, Mapping[str, Any]]]) -> Dict[str, Any]:
-    """Per candidate (in order): genotype(s), params, GMACs, per-seed metrics and mean / sample std
-    over the finished seeds. ``runs[name][seed]`` is a run's result.json."""
+def summarize(candidates: Sequence[Candidate], runs: Mapping[str, Mapping[int, Mapping[str, Any]]],
+              reference: Optional[str] = None, level: float = LEVEL) -> Dict[str, Any]:
+    """Per candidate (in order): genotype(s), params and GMACs (of the first finished seed, and per
+    seed: a searched row has one genotype per seed), per-seed metrics and mean / sample std over the
+    finished seeds. ``runs[name][seed]`` is a run's result.json. With ``reference``, every other row
+    also gets ``mAP_vs_reference``: Welch's test of its mAP against the reference row's
+    (:func:`welch_test`, with ``reference`` and ``level``; None when untestable)."""
     out: Dict[str, Any] = {}
     for c in candidates:
         done = runs.get(c.name, {})
@@ -156,24 +165,60 @@ def summarize(candidates: Sequence[Candidate], runs: Mapping[str, Mapping[int, M
             first = done[seeds[0]]
             row["params"] = first["params"]
             row["gmacs"] = first["gmacs"]
+            row["params_per_seed"] = [done[s]["params"] for s in seeds]
+            row["gmacs_per_seed"] = [done[s]["gmacs"] for s in seeds]
             row["base_lr"] = first.get("base_lr")
         for m in METRICS + ("train_seconds",):
             vals = [float(done[s][m]) for s in seeds]
             mean, std = _mean_std(vals)
             row[m] = {"per_seed": vals, "mean": mean, "std": std}
         out[c.name] = row
+    if reference is not None and reference in out:
+        for name, row in out.items():
+            if name != reference:
+                test = welch_test(row, out[reference])
+                row["mAP_vs_reference"] = (None if test is None
+                                           else dict(test, reference=reference, level=level, metric="mAP"))
     return out
 
 
-def exceeds_noise(a: Mapping[str, Any], b: Mapping[str, Any], metric: str = "mAP") -> Optional[bool]:
-    """True when the mean ``metric`` of ``a`` and ``b`` differ by more than twice the standard error
-    of the difference (Welch's rule of thumb); None with fewer than two seeds on either side."""
-    ma, mb = a[metric], b[metric]
-    na, nb = len(ma["per_seed"]), len(mb["per_seed"])
-    if na < 2 or nb < 2:
-        return None
-    se = math.sqrt(ma["std"] ** 2 / na + mb["std"] ** 2 / nb)
-    return abs(ma["mean"] - mb["mean"]) > 2 * se
+def welch_test(a: Mapping[str, Any], b: Mapping[str, Any], metric: str = "mAP") -> Optional[Dict[str, float]]:
+    """Welch's t-test of row ``a``'s mean ``metric`` minus row ``b``'s over their seeds:
+    ``{"diff", "t", "df", "p"}`` (two-sided p; :func:`fastreid.utils.stats.welch`); None with fewer
+    than two seeds on either side or no spread on both. Reads only ``per_seed``, so rows of old
+    results.json files are tested the same way."""
+    return welch(a[metric]["per_seed"], b[metric]["per_seed"])
+
+
+def exceeds_noise(a: Mapping[str, Any], b: Mapping[str, Any], metric: str = "mAP",
+                  level: float = LEVEL) -> Optional[bool]:
+    """True when the mean ``metric`` of rows ``a`` and ``b`` differ beyond the seed noise at ``level``:
+    Welch's two-sided p below ``level``; None when untestable (see :func:`welch_test`)."""
+    test = welch_test(a, b, metric)
+    return None if test is None else test["p"] < level
+
+
+def pairwise_tests(summary: Mapping[str, Any], metric: str = "mAP") -> List[Dict[str, Any]]:
+    """Welch's test (:func:`welch_test`) of every pair of testable rows of the same backbone family
+    (``a`` before ``b`` in row order), e.g. every pair of MSINet genotypes."""
+    names = [n for n, r in summary.items() if len(r["seeds"]) > 1]
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if summary[a]["backbone"] != summary[b]["backbone"]:
+                continue
+            test = welch_test(summary[a], summary[b], metric)
+            if test is not None:
+                out.append(dict(test, a=a, b=b, backbone=summary[a]["backbone"]))
+    return out
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _test_text(test: Mapping[str, float]) -> str:
+    return f"{test['diff']:+.1f}, t = {test['t']:.2f}, df = {test['df']:.1f}, {_p(test['p'])}"
 
 
 def _cell(stat: Mapping[str, Any]) -> str:
@@ -183,14 +228,26 @@ def _cell(stat: Mapping[str, Any]) -> str:
     return f"{stat['mean']:.1f}"
 
 
+def _range(row: Mapping[str, Any], key: str, scale: float, fmt: str) -> str:
+    """The row's value of ``key``, or its per-seed range where the seeds differ (a searched row has one
+    genotype per seed); old results.json files have only the first seed's value."""
+    vals = sorted({format(v / scale, fmt) for v in row.get(f"{key}_per_seed", [row[key]])}, key=float)
+    return vals[0] if len(vals) == 1 else f"{vals[0]}-{vals[-1]}"
+
+
 def markdown_report(summary: Mapping[str, Any], reference: str = "searched",
-                    agreement: Optional[Mapping[str, Any]] = None, title: str = "") -> str:
-    """The results table (mean +- std over seeds) and, per row, whether its mAP differs from the
-    ``reference`` row's by more than the seed noise."""
+                    agreement: Optional[Mapping[str, Any]] = None, title: str = "",
+                    level: float = LEVEL) -> str:
+    """The results table (mean +- std over seeds); per row, Welch's test of its mAP against the
+    ``reference`` row's (difference of means, t, degrees of freedom, two-sided p, and whether p is
+    below ``level``); then, per backbone family with more than two testable rows, the pairs of rows
+    whose mAP differ at ``level``. Works on the summary of an old results.json (tests are computed
+    from the per-seed values)."""
     lines = [f"### {title}", ""] if title else []
     lines += ["| architecture | seeds | params | GMACs | LR | Rank-1 | mAP | mINP | train time | mAP vs "
-              f"{reference} |", "|---|---|---|---|---|---|---|---|---|---|"]
+              f"{reference}: difference, Welch t, df, p |", "|---|---|---|---|---|---|---|---|---|---|"]
     ref = summary.get(reference)
+    tested = False
     for name, row in summary.items():
         n = len(row["seeds"])
         if n == 0:
@@ -199,12 +256,30 @@ def markdown_report(summary: Mapping[str, Any], reference: str = "searched",
 
         verdict = "-"
         if ref is not None and name != reference and ref["seeds"]:
-            diff = row["mAP"]["mean"] - ref["mAP"]["mean"]
-            beyond = exceeds_noise(row, ref)
-            verdict = f"{diff:+.1f}" + ("" if beyond is None else (" (beyond noise)" if beyond else " (within noise)"))
+            test = welch_test(row, ref)
+            tested = tested or test is not None
+            if test is None:
+                verdict = f"{row['mAP']['mean'] - ref['mAP']['mean']:+.1f} (untested: fewer than 2 seeds or no spread)"
+            else:
+                verdict = (f"{_test_text(test)} "
+                           + (f"(beyond noise at p < {level:g})" if test["p"] < level else "(within noise)"))
         lr = f"{row['base_lr']:g}" if row.get("base_lr") is not None else "-"
-        lines.append(f"| {name} | {n} | {row['params'] / 1e6:.2f} M | {row['gmacs']:.2f} | {lr} | {_cell(row['Rank-1'])} "
-                     f"| {_cell(row['mAP'])} | {_cell(row['mINP'])} | {row['train_seconds']['mean'] / 60:.1f} min | {verdict} |")
+        lines.append(f"| {name} | {n} | {_range(row, 'params', 1e6, '.2f')} M | {_range(row, 'gmacs', 1.0, '.2f')} | {lr} "
+                     f"| {_cell(row['Rank-1'])} | {_cell(row['mAP'])} | {_cell(row['mINP'])} "
+                     f"| {row['train_seconds']['mean'] / 60:.1f} min | {verdict} |")
+    # pairs within a backbone family of three or more rows (with two, the one pair is the row against
+    # the reference, or not worth a line)
+    pairs = pairwise_tests(summary)
+    families = {f: [t for t in pairs if t["backbone"] == f] for f in dict.fromkeys(t["backbone"] for t in pairs)}
+    families = {f: tests for f, tests in families.items() if len({t[k] for t in tests for k in ("a", "b")}) >= 3}
+    if tested or families:
+        lines += ["", f"Noise test: Welch's t-test (unequal variances) of the mAP over seeds, two-sided; a difference "
+                  f"is called beyond the seed noise at p < {level:g} and within it otherwise. At that level about 1 "
+                  f"in {1 / level:.0f} tests of two rows with equal true means passes by chance."]
+    for family, tests in families.items():
+        hits = [t for t in tests if t["p"] < level]
+        lines += ["", f"Every pair of {family} rows ({len(tests)} pairs): {len(hits)} differ at p < {level:g}"
+                  + (": " + "; ".join(f"{t['a']} - {t['b']} {_test_text(t)}" for t in hits) if hits else "") + "."]
     if agreement and agreement["seeds"] > 1:
         lines += ["", f"Search agreement over {agreement['seeds']} seeds: {agreement['unanimous_ims']} of "
                   f"{NUM_INTERACTIONS} IMs pick the same op in every search (chance {agreement['unanimous_chance']:.2f}); "
@@ -511,7 +586,8 @@ class GenotypeComparison:
         return report
 
     def write_report(self, candidates, runs, agreement, lrs) -> Dict[str, Any]:
-        summary = summarize(candidates, runs)
+        reference = "searched" if any(c.name == "searched" for c in candidates) else "msmt"
+        summary = summarize(candidates, runs, reference)
         title = (f"{', '.join(self.recipe.DATASETS.NAMES)}: {len(self.seeds)} seed(s), one recipe, evaluated once on "
                  + (f"a validation split of the training identities ({self.valid_ratio:g} of them held out, "
                     f"drawn with each seed)" if self.on_validation else "the test split"))
@@ -520,9 +596,11 @@ class GenotypeComparison:
                              "max_epoch": self.recipe.SOLVER.MAX_EPOCH, "base_lr": self.recipe.SOLVER.BASE_LR,
                              "tuned_lr": lrs,
                              "evaluated_on": "validation" if self.on_validation else "test"},
-                  "seeds": self.seeds, "search_agreement": agreement, "architectures": summary}
+                  "seeds": self.seeds, "search_agreement": agreement, "architectures": summary,
+                  "noise_test": {"test": "Welch's t, two-sided", "metric": "mAP", "level": LEVEL,
+                                 "reference": reference, "pairs": pairwise_tests(summary)}}
         _write_json(self.out / "results.json", report)
-        md = markdown_report(summary, "searched" if "searched" in summary else "msmt", agreement, title)
+        md = markdown_report(summary, reference, agreement, title)
         tmp = self.out / "results.md.tmp"
         tmp.write_text(md)
         os.replace(tmp, self.out / "results.md")
