@@ -23,20 +23,23 @@ from .datasets import DATASET_REGISTRY
 from .datasets.bases import ImageDataset, check_query_gallery
 from .samplers import (
     BalancedIdentitySampler,
+    GroupSampler,
     InferenceSampler,
     NaiveIdentitySampler,
     SeededBatchSampler,
     TrainingSampler,
 )
 from .samplers.base import resolve_seed
+from .samplers.group_sampler import check_group_size
 from .transforms import build_transforms
 
 __all__ = ["build_reid_train_loader", "build_reid_test_loader", "build_dataset", "dataset_root",
-           "fast_batch_collator", "TrainLoader", "num_workers"]
+           "fast_batch_collator", "TrainLoader", "num_workers", "check_train_sampler_cfg",
+           "require_identity_labels"]
 
 logger = logging.getLogger(__name__)
 
-_SAMPLERS = ("TrainingSampler", "NaiveIdentitySampler", "BalancedIdentitySampler")
+_SAMPLERS = ("TrainingSampler", "NaiveIdentitySampler", "BalancedIdentitySampler", "GroupSampler")
 _capped_once = False
 
 
@@ -119,18 +122,40 @@ def _per_process(total: int, key: str) -> int:
     return total // world
 
 
-def build_train_sampler(cfg, data_source: Sequence, mini_batch_size: int, seed: int):
-    """The sampler named by ``DATALOADER.SAMPLER_TRAIN`` for this process."""
+def check_train_sampler_cfg(cfg) -> str:
+    """The canonical name of ``DATALOADER.SAMPLER_TRAIN``, with the sampler's own keys checked
+    (``DATALOADER.GROUP_SIZE`` >= 1 for the GroupSampler): a trainer that builds its sampler later (a
+    clustering round) calls it at its start, so a bad value stops the run before any work."""
     name = cfg.DATALOADER.SAMPLER_TRAIN
     lowered = {n.lower(): n for n in _SAMPLERS}
     if name.lower() not in lowered:
         raise ConfigValueError(f"DATALOADER.SAMPLER_TRAIN: '{name}' is not a training sampler; expected one of "
                          f"{', '.join(_SAMPLERS)}")
     name = lowered[name.lower()]
+    if name == "GroupSampler":
+        check_group_size(cfg.DATALOADER.GROUP_SIZE)
+    return name
+
+
+def build_train_sampler(cfg, data_source: Sequence, mini_batch_size: int, seed: int):
+    """The sampler named by ``DATALOADER.SAMPLER_TRAIN`` for this process."""
+    name = check_train_sampler_cfg(cfg)
     if name == "TrainingSampler":
         return TrainingSampler(len(data_source), shuffle=True, seed=seed)
+    if name == "GroupSampler":
+        return GroupSampler(data_source, mini_batch_size, cfg.DATALOADER.GROUP_SIZE, seed=seed)
     cls = NaiveIdentitySampler if name == "NaiveIdentitySampler" else BalancedIdentitySampler
     return cls(data_source, mini_batch_size, cfg.DATALOADER.NUM_INSTANCE, seed=seed)
+
+
+def require_identity_labels(items: Sequence[Tuple[str, Any, Any]], names: Sequence[str]) -> None:
+    """Stop supervised training on images without identity labels (an unlabelled CustomReID folder
+    gives identity None), which would otherwise train a classifier of one class without a word."""
+    unlabelled = sum(1 for it in items if it[1] is None)
+    if unlabelled:
+        raise ConfigValueError(f"DATASETS.NAMES {tuple(names)}: {unlabelled} of {len(items)} training images "
+                               "have no identity label (an unlabelled folder); supervised training needs "
+                               "identity labels; projects/UnsupReID trains without them (pseudo-labels)")
 
 
 def build_reid_train_loader(cfg, *, train_set: Optional[CommDataset] = None, sampler=None) -> TrainLoader:
@@ -149,6 +174,7 @@ def build_reid_train_loader(cfg, *, train_set: Optional[CommDataset] = None, sam
             items = drop_unreadable(items, "training set")
         if not items:
             raise ConfigValueError(f"DATASETS.NAMES {tuple(cfg.DATASETS.NAMES)}: the training set is empty; expected images")
+        require_identity_labels(items, cfg.DATASETS.NAMES)
         train_set = CommDataset(items, build_transforms(cfg, is_train=True), relabel=True)
     mini_batch = _per_process(cfg.SOLVER.IMS_PER_BATCH, "SOLVER.IMS_PER_BATCH")
     seed = resolve_seed(cfg.SEED)

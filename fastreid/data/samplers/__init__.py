@@ -15,7 +15,8 @@ still yields one deterministic endless stream (epoch 0) for a given seed.
 from .base import EpochSampler
 from .batch_sampler import SeededBatchSampler
 from .data_sampler import InferenceSampler, TrainingSampler
+from .group_sampler import GroupSampler
 from .triplet_sampler import BalancedIdentitySampler, NaiveIdentitySampler
 
 __all__ = ["EpochSampler", "TrainingSampler", "InferenceSampler", "NaiveIdentitySampler",
-           "BalancedIdentitySampler", "SeededBatchSampler"]
+           "BalancedIdentitySampler", "GroupSampler", "SeededBatchSampler"]

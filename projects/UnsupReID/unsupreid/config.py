@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastreid.config import CfgNode as CN
+from fastreid.data.build import check_train_sampler_cfg
 from fastreid.utils.errors import ConfigValueError
 
 __all__ = ["add_unsupreid_config", "check_unsup_cfg"]
@@ -49,6 +50,7 @@ def check_unsup_cfg(cfg) -> None:
         raise ConfigValueError("MODEL.LOSSES.NAME: 'CrossEntropyLoss' trains a classifier of fixed classes, which "
                                "pseudo-labels that change every round do not have; expected 'ClusterNCELoss' "
                                "(optionally with 'TripletLoss')")
+    check_train_sampler_cfg(cfg)  # the sampler is first built at the first round, after its features
     if cfg.SOLVER.ITERS_PER_EPOCH < 1:
         raise ConfigValueError(f"SOLVER.ITERS_PER_EPOCH: {cfg.SOLVER.ITERS_PER_EPOCH}; unsupervised training needs a "
                                "fixed epoch length (the number of clustered images changes every round), "

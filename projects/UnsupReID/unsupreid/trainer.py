@@ -9,6 +9,7 @@ and rebuilds the ClusterNCE memory. Evaluation, checkpoints, resume and DDP are 
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import List, Tuple
 
@@ -28,7 +29,7 @@ from fastreid.utils.errors import ConfigValueError
 from .config import check_unsup_cfg
 from .pseudo_labels import PseudoLabels
 
-__all__ = ["ClusterTrainer", "unlabelled_training_items"]
+__all__ = ["ClusterTrainer", "unlabelled_training_items", "freeze_classifiers"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,20 @@ def unlabelled_training_items(cfg) -> List[Item]:
     return sorted(items, key=lambda it: it[0])
 
 
+def freeze_classifiers(model: torch.nn.Module) -> List[str]:
+    """Freeze the head's identity classifier(s) (parameters named ``*classifier*``); returns their names.
+
+    Pseudo-labels live in the cluster memory: no loss of the method (ClusterNCE, triplet) reads the
+    classifier's logits, so its weights never get a gradient, and DistributedDataParallel, which waits
+    for the gradient of every trainable parameter, would stop at the second iteration."""
+    frozen = []
+    for name, p in unwrap_model(model).named_parameters():
+        if "classifier" in name.rsplit(".", 1)[0] and p.requires_grad:
+            p.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
 class ClusterTrainer(DefaultTrainer):
     """Clustering-based unsupervised training (Cluster Contrast) with any registered backbone and head."""
 
@@ -65,6 +80,15 @@ class ClusterTrainer(DefaultTrainer):
                                           cfg.OUTPUT_DIR if comm.is_main_process() else "")
         super().__init__(cfg)
         self.checkpointer.add("pseudo_labels", self.pseudo_labels)
+
+    @classmethod
+    def build_model(cls, cfg) -> torch.nn.Module:
+        """The toolbox's model with its head's identity classifier frozen (:func:`freeze_classifiers`)."""
+        model = super().build_model(cfg)
+        frozen = freeze_classifiers(model)
+        if frozen:
+            logger.info("Frozen (no unsupervised loss reads them): %s", ", ".join(frozen))
+        return model
 
     # ------------------------------------------------------------------ data
     def build_train_loader(self, cfg):
@@ -82,7 +106,6 @@ class ClusterTrainer(DefaultTrainer):
         """(N, D) L2-normalised eval-mode features of every training image (sorted by path), the test
         transforms and no flip, each process extracting its share, gathered in order."""
         from fastreid.evaluation.features import extract_features
-        from fastreid.modeling.inference import inference_model
 
         items = [(path, 0, camid) for path, _, camid in self.unlabelled]
         dataset = CommDataset(items, build_transforms(self.cfg, is_train=False), relabel=False)
@@ -91,11 +114,23 @@ class ClusterTrainer(DefaultTrainer):
         loader = torch.utils.data.DataLoader(
             dataset, batch_sampler=torch.utils.data.BatchSampler(sampler, per_process, drop_last=False),
             num_workers=num_workers(self.cfg), collate_fn=fast_batch_collator)
-        model = inference_model(unwrap_model(self.model))
-        feats = extract_features(model, loader, gather=True).features
+        feats = extract_features(self.extraction_model(), loader, gather=True).features
         if len(feats) != len(items):
             raise RuntimeError(f"clustering features: {len(feats)} rows gathered for {len(items)} images")
         return torch.nn.functional.normalize(feats.float(), dim=1)
+
+    def extraction_model(self) -> torch.nn.Module:
+        """The inference copy of the model whose features a round clusters; under DDP with rank 0's
+        buffers: BN statistics stay per-process in training, and every shard of the training set must be
+        described by one model (a process's statistics would otherwise split the clusters by shard)."""
+        from fastreid.modeling.inference import inference_model
+
+        net = unwrap_model(self.model)
+        if comm.get_world_size() > 1:
+            net = copy.deepcopy(net)
+            for buf in net.buffers():
+                torch.distributed.broadcast(buf, src=0)
+        return inference_model(net)
 
     # ------------------------------------------------------------------ hooks
     def build_hooks(self):
