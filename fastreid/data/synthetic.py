@@ -7,6 +7,15 @@ shape; cameras differ in background, lighting (brightness and colour cast), pref
 therefore a real but learnable task. Everything is drawn from ``numpy.random.default_rng`` seeded
 by ``(seed, ...)``, so a seed always gives byte-identical files.
 
+Two rendering domains share the person generator (the same seed gives the same people), so that a
+model can be trained on one and adapted to the other:
+
+* ``day`` (the default): bright backgrounds (tiles, bars, noise, plain), mild colour casts.
+* ``dusk``: darker walls with other textures (bricks, lit windows, a street lamp's glow), a warm
+  (sodium street light) cast of varying strength, faded clothing colours (lower saturation and contrast,
+  as a low-light sensor sees them), other preferred viewpoints, tilted (rolled) cameras, people farther
+  away (smaller), more blur and more sensor noise.
+
 Output (read by the ``Market1501`` parser)::
 
     <out_dir>/bounding_box_train/PPPP_cCs1_FFFFFF_00.jpg   training identities, every camera they visit
@@ -22,14 +31,15 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Dict, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-__all__ = ["SyntheticSpec", "generate_synthetic_reid", "render_person"]
+__all__ = ["DOMAINS", "DOMAIN_SEEDS", "SyntheticSpec", "generate_synthetic_reid", "read_spec", "render_image",
+           "render_person"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +47,15 @@ META_FILE = "synthetic.json"
 _VIEWS = ("front", "back", "side")
 _PATTERNS = ("solid", "hstripes", "vstripes", "checks", "dots", "split")
 _ACCESSORIES = ("none", "backpack", "hat", "bag", "scarf")
+DOMAINS = ("day", "dusk")
+# default seed of each domain's named data set (SyntheticReID, SyntheticDusk): other seeds, other people
+DOMAIN_SEEDS = {"day": 0, "dusk": 1}
 
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """Size and seed of a generated dataset (images are ``height x width`` pixels, RGB JPEG)."""
+    """Size, seed and rendering domain (``day`` or ``dusk``) of a generated dataset (images are
+    ``height x width`` pixels, RGB JPEG)."""
 
     num_train_ids: int = 60
     num_test_ids: int = 40
@@ -52,8 +66,13 @@ class SyntheticSpec:
     num_distractors: int = 20
     num_junk: int = 10
     seed: int = 0
+    domain: str = "day"
 
     def check(self) -> None:
+        """Raise ``ValueError`` (one line naming the field, its value and the accepted range) when invalid."""
+        if self.domain not in DOMAINS:
+            raise ValueError(f"synthetic domain {self.domain!r} unknown; "
+                             f"expected one of {', '.join(DOMAINS)}")
         if not 2 <= self.num_cameras <= 6:
             raise ValueError(f"synthetic num_cameras {self.num_cameras} out of range; expected 2..6 "
                              "(the Market-1501 layout numbers cameras 1..6)")
@@ -90,8 +109,10 @@ def _identity(seed: int, pid: int) -> Dict:
 
 
 def _camera(seed: int, cam: int) -> Dict:
+    """Camera ``cam`` of the ``day`` domain: background, gain, preferred view, placement, blur, noise."""
     rng = np.random.default_rng((seed, 2, cam))
     return dict(
+        domain="day",
         top=_colour(rng, sat=(0.0, 0.5), val=(0.3, 0.95)), floor=_colour(rng, sat=(0.0, 0.4), val=(0.2, 0.8)),
         texture=("tiles", "noise", "bars", "plain")[rng.integers(4)], tex_amp=rng.uniform(8, 30),
         gain=np.clip(1 + rng.normal(0, 0.12, 3), 0.75, 1.3) * rng.uniform(0.7, 1.2),
@@ -100,9 +121,34 @@ def _camera(seed: int, cam: int) -> Dict:
     )
 
 
+_DUSK_CAST = np.array([1.25, 0.92, 0.62])  # sodium street light: warm, orange
+
+
+def _dusk_camera(seed: int, cam: int) -> Dict:
+    """Camera ``cam`` of the ``dusk`` domain: darker walls, a warm cast of varying strength, faded colours,
+    another preferred view per camera, a rolled camera, smaller people, more blur and noise."""
+    rng = np.random.default_rng((seed, 6, cam))
+    cast = (1 + rng.uniform(0.5, 1.0) * (_DUSK_CAST - 1)) * np.clip(1 + rng.normal(0, 0.04, 3), 0.9, 1.1)
+    return dict(
+        domain="dusk", top=_colour(rng, sat=(0.2, 0.7), val=(0.15, 0.45)),
+        floor=_colour(rng, sat=(0.0, 0.3), val=(0.1, 0.35)), horizon=(0.3, 0.5),
+        texture=("bricks", "windows", "lamp")[rng.integers(3)], tex_amp=rng.uniform(15, 35),
+        gain=cast * rng.uniform(0.8, 1.05), saturation=rng.uniform(0.5, 0.75), contrast=rng.uniform(0.7, 0.9),
+        view=_VIEWS[cam % 3], roll=rng.uniform(4, 9) * (1 if rng.random() < 0.5 else -1),
+        shift=rng.uniform(-0.18, 0.18), scale=rng.uniform(0.6, 0.8), blur=rng.uniform(0.6, 1.6),
+        noise=rng.uniform(7, 13),
+    )
+
+
+def _make_camera(spec: SyntheticSpec, cam: int) -> Dict:
+    """Camera ``cam`` of ``spec``'s rendering domain."""
+    return (_dusk_camera if spec.domain == "dusk" else _camera)(spec.seed, cam)
+
+
 def _background(cam: Dict, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """The scene behind the person: a wall above a floor, with the camera's texture."""
     y = np.linspace(0, 1, h)[:, None, None]
-    horizon = rng.uniform(0.45, 0.7)
+    horizon = rng.uniform(*cam.get("horizon", (0.45, 0.7)))
     img = np.where(y < horizon, cam["top"] * (0.85 + 0.3 * y), cam["floor"] * (0.8 + 0.3 * y))
     img = np.broadcast_to(img, (h, w, 3)).copy()
     yy, xx = np.mgrid[0:h, 0:w]
@@ -113,7 +159,50 @@ def _background(cam: Dict, h: int, w: int, rng: np.random.Generator) -> np.ndarr
         img += cam["tex_amp"] * ((((xx + ox) // 5) % 3 == 0) - 0.3)[..., None]
     elif cam["texture"] == "noise":
         img += rng.normal(0, cam["tex_amp"] / 2, (h, w, 1))
+    elif cam["texture"] in _DUSK_TEXTURES:
+        wall = (yy < horizon * h)[..., None]
+        img += wall * _DUSK_TEXTURES[cam["texture"]](cam["tex_amp"], yy + oy, xx + ox, rng)
     return img
+
+
+def _bricks(amp: float, yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Dark mortar lines of a brick wall (rows of 5 px, bricks 10 px, every other row offset)."""
+    mortar = (yy % 5 == 0) | ((xx + 5 * ((yy // 5) % 2)) % 10 == 0)
+    return -amp * mortar[..., None]
+
+
+def _windows(amp: float, yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Lit (warm) and unlit windows in a grid of 12 x 9 px cells."""
+    lit = rng.random((yy.max() // 12 + 1, xx.max() // 9 + 1)) < 0.45
+    inside = (yy % 12 >= 3) & (xx % 9 >= 2) & (xx % 9 < 7)
+    level = np.where(lit[yy // 12, xx // 9] & inside, 3.0 * amp, -0.5 * amp * inside)
+    return level[..., None] * np.array([1.0, 0.8, 0.45])
+
+
+def _lamp(amp: float, yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The warm glow of a street lamp somewhere along the top of the wall."""
+    h, w = yy.shape
+    y0, x0 = yy.min() + rng.uniform(0.05, 0.2) * h, xx.min() + rng.uniform(0, 1) * w
+    r2 = ((yy - y0) ** 2 + (xx - x0) ** 2) / (0.3 * h) ** 2
+    return (4.0 * amp * np.exp(-r2))[..., None] * np.array([1.0, 0.85, 0.55])
+
+
+_DUSK_TEXTURES = {"bricks": _bricks, "windows": _windows, "lamp": _lamp}
+
+
+def _fade(img: np.ndarray, saturation: float, contrast: float) -> np.ndarray:
+    """Lower saturation (towards grey) and contrast (towards the mean): a low-light sensor's colours."""
+    grey = img.mean(axis=2, keepdims=True)
+    img = grey + saturation * (img - grey)
+    mean = img.mean()
+    return mean + contrast * (img - mean)
+
+
+def _expose(img: np.ndarray, cam: Dict, factor: float = 1.0) -> np.ndarray:
+    """The camera's light and sensor response: (dusk only) faded colours, then gain (brightness, cast)."""
+    if cam["domain"] == "dusk":
+        img = _fade(img, cam["saturation"], cam["contrast"])
+    return img * cam["gain"] * factor
 
 
 def _pattern_fill(ident: Dict, h: int, w: int, x0: int, y0: int) -> np.ndarray:
@@ -217,16 +306,55 @@ def render_person(ident: Dict, cam: Dict, h: int, w: int, rng: np.random.Generat
     if acc == "hat":
         shape("rectangle", [cx - head_r * 1.15, top - head_r * 0.3, cx + head_r * 1.15, top + head_r * 0.45], ac)
 
+    if cam["domain"] == "dusk":  # a rolled camera: the person leans by the camera's angle (+- jitter)
+        angle, centre = cam["roll"] + rng.normal(0, 1.5), (cx, (top + feet) / 2)
+        layer = layer.rotate(angle, resample=Image.BILINEAR, center=centre)
+        mask = mask.rotate(angle, resample=Image.BILINEAR, center=centre)
     person = np.asarray(layer, dtype=np.float64)
     alpha = np.asarray(mask, dtype=np.float64)[..., None] / 255.0
     img = bg * (1 - alpha) + person * alpha
-    img = img * cam["gain"] * rng.uniform(0.9, 1.1)
+    img = _expose(img, cam, rng.uniform(0.9, 1.1))
     out = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
     radius = cam["blur"] + rng.uniform(0, 0.3)
     if radius > 0.05:
         out = out.filter(ImageFilter.GaussianBlur(radius))
     img = np.asarray(out, dtype=np.float64) + rng.normal(0, cam["noise"], (h, w, 3))
     return np.clip(img, 0, 255)
+
+
+def render_image(spec: SyntheticSpec, pid: int, cam: int, k: int = 0) -> np.ndarray:
+    """Image ``k`` of identity ``pid`` under camera ``cam`` (float ``(h, w, 3)``, 0..255) exactly as
+    ``generate_synthetic_reid`` renders it for ``spec``, also for cameras the identity does not visit
+    there (for contact sheets and tests)."""
+    spec.check()
+    rng = np.random.default_rng((spec.seed, 3, pid, cam, k))
+    return render_person(_identity(spec.seed, pid), _make_camera(spec, cam), spec.height, spec.width, rng)
+
+
+def read_spec(folder: str) -> SyntheticSpec:
+    """The ``SyntheticSpec`` recorded in ``<folder>/synthetic.json`` by ``generate_synthetic_reid``.
+
+    A record written before domains existed (no ``domain`` key) is a ``day`` set. Raises ``ValueError``
+    (one line) when the file is missing, unreadable or not a generator's record.
+    """
+    path = Path(folder) / META_FILE
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} missing or unreadable ({type(e).__name__})") from None
+    names = [f.name for f in fields(SyntheticSpec)]
+    keys = set(record) if isinstance(record, dict) else set()
+    if not keys or set(names) - {"domain"} - keys or keys - set(names) - {"note"}:
+        raise ValueError(f"{path} is not a generator record; expected the keys {', '.join(names)} and note")
+    record = {k: v for k, v in record.items() if k != "note"}
+    if not all(isinstance(v, int) and not isinstance(v, bool) for k, v in record.items() if k != "domain"):
+        raise ValueError(f"{path} is not a generator record; expected integer sizes and seed")
+    spec = SyntheticSpec(**record)
+    try:
+        spec.check()
+    except ValueError as e:
+        raise ValueError(f"{path} is not a generator record: {e}") from None
+    return spec
 
 
 def _save(img: np.ndarray, path: Path) -> None:
@@ -262,7 +390,7 @@ def generate_synthetic_reid(out_dir: str, spec: SyntheticSpec = SyntheticSpec(),
         (tmp / sub).mkdir(parents=True)
     h, w = spec.height, spec.width
     cams_of, train_ids, test_ids = _plan(spec)
-    cams = {c: _camera(spec.seed, c) for c in range(1, spec.num_cameras + 1)}
+    cams = {c: _make_camera(spec, c) for c in range(1, spec.num_cameras + 1)}
     frame = 0
     for pid in list(train_ids) + list(test_ids):
         ident = _identity(spec.seed, pid)
@@ -280,7 +408,7 @@ def generate_synthetic_reid(out_dir: str, spec: SyntheticSpec = SyntheticSpec(),
     for n in range(spec.num_junk):  # junk boxes: background only (pid -1, dropped by the parser)
         rng = np.random.default_rng((spec.seed, 5, n))
         c = int(rng.integers(1, spec.num_cameras + 1))
-        img = np.clip(_background(cams[c], h, w, rng) * cams[c]["gain"], 0, 255)
+        img = np.clip(_expose(_background(cams[c], h, w, rng), cams[c]), 0, 255)
         _save(img, tmp / "bounding_box_test" / f"-1_c{c}s1_{frame + n + 1:06d}_00.jpg")
     meta = dict(asdict(spec), note="synthetic (generated) pedestrians, not real people; Market-1501 layout")
     (tmp / META_FILE).write_text(json.dumps(meta, indent=1))
@@ -290,6 +418,6 @@ def generate_synthetic_reid(out_dir: str, spec: SyntheticSpec = SyntheticSpec(),
         os.replace(tmp, out)
     except OSError:  # another process finished first; its identical copy wins
         shutil.rmtree(tmp, ignore_errors=True)
-    logger.info("generated synthetic ReID dataset in %s (%d train ids, %d test ids, %d cameras, %dx%d)",
-                out, spec.num_train_ids, spec.num_test_ids, spec.num_cameras, h, w)
+    logger.info("generated synthetic ReID dataset in %s (%d train ids, %d test ids, %d cameras, %dx%d, %s)",
+                out, spec.num_train_ids, spec.num_test_ids, spec.num_cameras, h, w, spec.domain)
     return out

@@ -8,12 +8,12 @@ from .market1501 import Market1501
 from .msmt17 import MSMT17
 from .pku import PKUReIDSubset
 from .registry import DATASET_REGISTRY
-from .synthetic_reid import SyntheticReID
+from .synthetic_reid import SyntheticDusk, SyntheticReID
 from .vehicleid import LargeVehicleID, MediumVehicleID, SmallVehicleID, VehicleID
 from .veri import VeRi
 
 __all__ = [
     "DATASET_REGISTRY", "ImageDataset", "DatasetLayoutError", "EmptyTestSetError", "check_query_gallery",
     "Market1501", "DukeMTMC", "MSMT17", "VeRi", "VehicleID", "SmallVehicleID", "MediumVehicleID",
-    "LargeVehicleID", "PKUReIDSubset", "CustomReID", "SyntheticReID",
+    "LargeVehicleID", "PKUReIDSubset", "CustomReID", "SyntheticReID", "SyntheticDusk",
 ]
