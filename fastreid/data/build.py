@@ -137,15 +137,18 @@ def check_train_sampler_cfg(cfg) -> str:
     return name
 
 
-def build_train_sampler(cfg, data_source: Sequence, mini_batch_size: int, seed: int):
-    """The sampler named by ``DATALOADER.SAMPLER_TRAIN`` for this process."""
+def build_train_sampler(cfg, data_source: Sequence, mini_batch_size: int, seed: int,
+                        repeat_identities: bool = False):
+    """The sampler named by ``DATALOADER.SAMPLER_TRAIN`` for this process; ``repeat_identities`` lets an
+    identity sampler repeat identities within a batch when there are fewer than a batch holds."""
     name = check_train_sampler_cfg(cfg)
     if name == "TrainingSampler":
         return TrainingSampler(len(data_source), shuffle=True, seed=seed)
     if name == "GroupSampler":
         return GroupSampler(data_source, mini_batch_size, cfg.DATALOADER.GROUP_SIZE, seed=seed)
     cls = NaiveIdentitySampler if name == "NaiveIdentitySampler" else BalancedIdentitySampler
-    return cls(data_source, mini_batch_size, cfg.DATALOADER.NUM_INSTANCE, seed=seed)
+    return cls(data_source, mini_batch_size, cfg.DATALOADER.NUM_INSTANCE, seed=seed,
+               repeat_identities=repeat_identities)
 
 
 def require_identity_labels(items: Sequence[Tuple[str, Any, Any]], names: Sequence[str]) -> None:

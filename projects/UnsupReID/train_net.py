@@ -1,17 +1,18 @@
 #!/usr/bin/env python
-"""Train a ReID model without identity labels: clustering rounds give pseudo-labels (Cluster Contrast).
+"""Train a ReID model without identity labels: clustering rounds give pseudo-labels (Cluster Contrast),
+or, with UNSUP.IDM.ENABLED, adapt from a labelled source (UNSUP.SOURCE.NAMES) with IDM.
 
     python projects/UnsupReID/train_net.py --config-file projects/UnsupReID/configs/PKUReIDSubset/usl_resnet50.yml
     python projects/UnsupReID/train_net.py --config-file ... --resume      # continue an interrupted run
     python projects/UnsupReID/train_net.py --config-file ... --eval-only MODEL.WEIGHTS logs/.../model_best.pth
 
-Same flags and KEY VALUE overrides as tools/train_net.py. The training images' identity labels are
+Same flags and KEY VALUE overrides as tools/train_net.py. The target training images' identity labels are
 never used for training; where the data set has them, they measure the pseudo-labels' quality.
 """
 
 import logging
 
-from unsupreid import ClusterTrainer, check_unsup_cfg
+from unsupreid import check_unsup_cfg, trainer_class
 
 from fastreid.config import get_cfg
 from fastreid.engine import default_argument_parser, default_setup, launch, train_or_evaluate
@@ -34,7 +35,7 @@ def setup(args):
 
 def main(args):
     cfg = setup(args)
-    return train_or_evaluate(cfg, args, ClusterTrainer)
+    return train_or_evaluate(cfg, args, trainer_class(cfg))
 
 
 if __name__ == "__main__":

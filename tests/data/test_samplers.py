@@ -95,3 +95,17 @@ def test_inference_sampler_shards_in_order():
     shards = [list(InferenceSampler(10, rank=r, world_size=3)) for r in range(3)]
     assert shards == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert len(InferenceSampler(10, rank=2, world_size=3)) == 2
+
+
+@pytest.mark.parametrize("cls", [NaiveIdentitySampler, BalancedIdentitySampler])
+def test_repeat_identities_fills_batches_from_fewer_identities_than_p(cls):
+    items = _items(num_ids=3, per_id=(8,))  # 3 identities, a batch of P = 5
+    with pytest.raises(ValueError, match="3 identities cannot fill"):
+        cls(items, 20, 4, seed=0, rank=0, world_size=1)
+    s = cls(items, 20, 4, seed=0, rank=0, world_size=1, repeat_identities=True)
+    stream = _take(s, 20 * 10)
+    for b in range(10):
+        pids = [items[i][1] for i in stream[b * 20:(b + 1) * 20]]
+        groups = [pids[j:j + 4] for j in range(0, 20, 4)]
+        assert all(len(set(g)) == 1 for g in groups)  # still K images of one identity per slot
+        assert {g[0] for g in groups} == {"ds_0", "ds_1", "ds_2"}  # every identity, some of them twice

@@ -20,8 +20,13 @@ __all__ = ["NaiveIdentitySampler", "BalancedIdentitySampler"]
 
 
 class _IdentitySampler(EpochSampler):
+    """``repeat_identities``: with fewer identities than a batch holds, list each identity several times
+    so that a batch may hold one identity twice (a clustering round that found few clusters) instead of
+    stopping."""
+
     def __init__(self, data_source: Sequence, mini_batch_size: int, num_instances: int,
-                 seed: Optional[int] = None, rank: Optional[int] = None, world_size: Optional[int] = None):
+                 seed: Optional[int] = None, rank: Optional[int] = None, world_size: Optional[int] = None,
+                 repeat_identities: bool = False):
         super().__init__(seed, rank, world_size)
         name = type(self).__name__
         if num_instances < 1 or mini_batch_size % num_instances != 0:
@@ -33,6 +38,8 @@ class _IdentitySampler(EpochSampler):
         self.pids = sorted(self.index_of, key=natural_key)
         self.camids = [it[2] for it in data_source]
         need = self.num_pids_per_batch * self.world_size
+        if len(self.pids) < need and repeat_identities and self.pids:
+            self.pids = self.pids * -(-need // len(self.pids))
         if len(self.pids) < need:
             raise ConfigValueError(f"{name}: {len(self.pids)} identities cannot fill a batch of {need} identities "
                              f"(P={self.num_pids_per_batch} x {self.world_size} processes); expected at least "

@@ -26,11 +26,23 @@ from fastreid.utils import comm
 from fastreid.utils.comm import unwrap_model
 from fastreid.utils.file_io import atomic_open
 
-__all__ = ["PseudoLabels", "plot_rounds"]
+__all__ = ["PseudoLabels", "plot_rounds", "subtract_camera_means"]
 
 logger = logging.getLogger(__name__)
 
 Item = Tuple[str, Any, Any]
+
+
+def subtract_camera_means(feats: torch.Tensor, camids: Sequence[Any]) -> torch.Tensor:
+    """(N, D) features minus the mean feature of each image's camera, L2-normalised again
+    (UNSUP.CLUSTER.CAMERA_NORM): the direction a camera adds to all its images (background, colour cast)
+    is removed before clustering, so that clusters follow people rather than cameras. The memory's
+    centroids still come from the features themselves."""
+    _, cam_index = np.unique(np.asarray([str(c) for c in camids]), return_inverse=True)
+    index = torch.from_numpy(cam_index).long()
+    sums = torch.zeros(int(index.max()) + 1, feats.shape[1], dtype=feats.dtype).index_add_(0, index, feats)
+    means = sums / torch.bincount(index).clamp(min=1).to(feats.dtype)[:, None]
+    return torch.nn.functional.normalize(feats - means[index], dim=1)
 
 
 class PseudoLabels(HookBase):
@@ -97,7 +109,8 @@ class PseudoLabels(HookBase):
         result = None
         if comm.is_main_process():
             c = self.cfg
-            result = cluster_features(feats.numpy(), eps=c.EPS, min_samples=c.MIN_SAMPLES, k1=c.K1, k2=c.K2,
+            clustered = subtract_camera_means(feats, [it[2] for it in self.items]) if c.CAMERA_NORM else feats
+            result = cluster_features(clustered.numpy(), eps=c.EPS, min_samples=c.MIN_SAMPLES, k1=c.K1, k2=c.K2,
                                       use_faiss=c.USE_FAISS)
             labels = result.labels
         else:
@@ -129,7 +142,8 @@ class PseudoLabels(HookBase):
                 raise RuntimeError("PseudoLabels: neither saved slots nor features to build the memory from")
             slots = torch.from_numpy(cluster_centroids(feats.numpy(), self.labels))
         self._loss().rebuild(slots.float())
-        self.trainer.replace_train_set(self.trainer.pseudo_labelled_set(items))
+        train_set = self.trainer.pseudo_labelled_set(items)
+        self.trainer.replace_train_set(train_set, sampler=self.trainer.pseudo_label_sampler(train_set))
         self._applied = True
 
     def _report(self, stats: Dict[str, float]) -> None:

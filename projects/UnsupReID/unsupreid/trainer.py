@@ -16,10 +16,11 @@ from typing import List, Tuple
 import torch
 
 from fastreid.data import build_dataset, build_reid_train_loader
-from fastreid.data.build import fast_batch_collator, num_workers
+from fastreid.data.build import build_train_sampler, check_train_sampler_cfg, fast_batch_collator, num_workers
 from fastreid.data.common import CommDataset
 from fastreid.data.data_utils import drop_unreadable
 from fastreid.data.samplers import InferenceSampler, TrainingSampler
+from fastreid.data.samplers.base import resolve_seed
 from fastreid.data.transforms import build_transforms
 from fastreid.engine import DefaultTrainer
 from fastreid.utils import comm
@@ -101,6 +102,20 @@ class ClusterTrainer(DefaultTrainer):
     def pseudo_labelled_set(self, items) -> CommDataset:
         """The training set of a round: ``(path, cluster, camid)`` with the training transforms."""
         return CommDataset(items, build_transforms(self.cfg, is_train=True), relabel=True)
+
+    def pseudo_label_sampler(self, train_set: CommDataset):
+        """DATALOADER.SAMPLER_TRAIN over a round's clusters. A round that found fewer clusters than a
+        batch holds (early rounds often do: a few large clusters) repeats clusters within a batch, with a
+        warning, rather than stopping the run; later rounds usually find more."""
+        cfg = self.cfg
+        per_process = cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
+        need = per_process // max(cfg.DATALOADER.NUM_INSTANCE, 1) * comm.get_world_size()
+        if check_train_sampler_cfg(cfg) != "GroupSampler" and train_set.num_classes < need:
+            logger.warning("This round found %d clusters, fewer than the %d a batch holds (SOLVER.IMS_PER_BATCH / "
+                           "DATALOADER.NUM_INSTANCE): clusters repeat within a batch this round; a lower "
+                           "UNSUP.CLUSTER.EPS finds more, smaller clusters", train_set.num_classes, need)
+        return build_train_sampler(cfg, train_set.img_items, per_process, resolve_seed(cfg.SEED),
+                                   repeat_identities=True)
 
     def training_set_features(self) -> torch.Tensor:
         """(N, D) L2-normalised eval-mode features of every training image (sorted by path), the test
