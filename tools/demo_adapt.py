@@ -66,9 +66,8 @@ def train_source(out: Path, common: List[str]) -> Dict[str, float]:
 
 
 def adapt(out: Path, common: List[str]) -> Dict[str, float]:
-    from unsupreid import ClusterTrainer, check_unsup_cfg
-
     from fastreid.engine import start_run
+    from unsupreid import ClusterTrainer, check_unsup_cfg
 
     overrides = common + ["MODEL.WEIGHTS", str(out / "source" / "model_final.pth"), "OUTPUT_DIR", str(out / "adapt")]
     announce("[3/3] Adapt to dusk without its labels (clustering rounds, Cluster Contrast); test on dusk",

@@ -12,11 +12,10 @@ never used for training; where the data set has them, they measure the pseudo-la
 
 import logging
 
-from unsupreid import check_unsup_cfg, trainer_class
-
 from fastreid.config import get_cfg
 from fastreid.engine import default_argument_parser, default_setup, launch, train_or_evaluate
 from fastreid.utils.errors import exit_on_user_error
+from unsupreid import check_unsup_cfg, trainer_class
 
 logger = logging.getLogger("unsupreid.train_net")
 

@@ -46,7 +46,6 @@ def _record_rounds(trainer, record):
     """Wrap the trainer's round, its feature loader's sampler, its extraction model and the memory's
     rebuild so that each round's shard, labels, model and initial slots land in ``record``."""
     import unsupreid.trainer as trainer_mod
-
     from fastreid.data.samplers import InferenceSampler
     from fastreid.utils.comm import unwrap_model
 
@@ -84,9 +83,8 @@ def _recorded(model, models):
 
 def _ddp_worker(root, out):
     torch.set_num_threads(1)
-    from unsupreid import ClusterTrainer
-
     from fastreid.utils import comm
+    from unsupreid import ClusterTrainer
 
     rank = comm.get_rank()
     # this process's stderr (C++ aborts included) to a file the test shows if a process dies

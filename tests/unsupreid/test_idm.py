@@ -15,6 +15,15 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+
+from fastreid.config import get_cfg
+from fastreid.data.common import CommDataset
+from fastreid.data.synthetic import SyntheticSpec, generate_synthetic_reid
+from fastreid.engine.predictor import DefaultPredictor
+from fastreid.modeling.inference import inference_model
+from fastreid.modeling.meta_arch.build import build_model
+from fastreid.utils.checkpoint import load_torch_file
+from fastreid.utils.errors import ConfigValueError
 from unsupreid import check_unsup_cfg
 from unsupreid.dsbn import (
     DomainBatchNorm1d,
@@ -26,15 +35,6 @@ from unsupreid.dsbn import (
 from unsupreid.idm import IDMBaseline, IntermediateDomainModule, deployable_state_dict
 from unsupreid.idm_loss import bridge_feat_loss, bridge_prob_loss, diversity_loss, idm_losses
 from unsupreid.idm_trainer import DomainPairLoader, IDMTrainer, per_domain_cfg
-
-from fastreid.config import get_cfg
-from fastreid.data.common import CommDataset
-from fastreid.data.synthetic import SyntheticSpec, generate_synthetic_reid
-from fastreid.engine.predictor import DefaultPredictor
-from fastreid.modeling.inference import inference_model
-from fastreid.modeling.meta_arch.build import build_model
-from fastreid.utils.checkpoint import load_torch_file
-from fastreid.utils.errors import ConfigValueError
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "projects" / "UnsupReID" / "train_net.py"
