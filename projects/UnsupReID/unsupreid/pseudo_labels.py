@@ -26,11 +26,24 @@ from fastreid.utils import comm
 from fastreid.utils.comm import unwrap_model
 from fastreid.utils.file_io import atomic_open
 
-__all__ = ["PseudoLabels", "plot_rounds", "subtract_camera_means"]
+__all__ = ["PseudoLabels", "plot_rounds", "subtract_camera_means", "camera_share"]
 
 logger = logging.getLogger(__name__)
 
 Item = Tuple[str, Any, Any]
+
+
+def camera_share(labels: np.ndarray, camids: Sequence[Any]) -> float:
+    """Label-free: the share of clustered images that belong to their cluster's most frequent camera.
+    Near 1 with several cameras, clusters follow cameras (background, colour cast) rather than people:
+    UNSUP.CLUSTER.CAMERA_NORM is then worth trying."""
+    keep = labels >= 0
+    if not keep.any():
+        return 0.0
+    _, cams = np.unique(np.asarray([str(c) for c in camids])[keep], return_inverse=True)
+    counts = np.zeros((int(labels[keep].max()) + 1, int(cams.max()) + 1), dtype=np.int64)
+    np.add.at(counts, (labels[keep], cams), 1)
+    return float(counts.max(axis=1).sum() / keep.sum())
 
 
 def subtract_camera_means(feats: torch.Tensor, camids: Sequence[Any]) -> torch.Tensor:
@@ -119,6 +132,7 @@ class PseudoLabels(HookBase):
         self.labels = np.asarray(labels, dtype=np.int64)
         stats = {"epoch": epoch, "images": len(self.labels), "clusters": int(self.labels.max() + 1),
                  "outlier_ratio": float((self.labels < 0).mean()), "extract_seconds": extracted,
+                 "camera_share": camera_share(self.labels, [it[2] for it in self.items]),
                  "seconds": time.perf_counter() - start}
         if self.hidden is not None:
             _, true = np.unique(self.hidden, return_inverse=True)
@@ -149,7 +163,8 @@ class PseudoLabels(HookBase):
     def _report(self, stats: Dict[str, float]) -> None:
         line = (f"Clustering round at epoch {stats['epoch']}: {stats['clusters']} clusters, "
                 f"{100 * stats['outlier_ratio']:.1f}% of {stats['images']} images left out, "
-                f"{stats['seconds']:.1f} s (features {stats['extract_seconds']:.1f} s)")
+                f"{stats['seconds']:.1f} s (features {stats['extract_seconds']:.1f} s), "
+                f"{100 * stats['camera_share']:.0f}% of clustered images from their cluster's main camera")
         if "nmi" in stats:
             line += (f"; against the hidden labels: NMI {stats['nmi']:.3f}, ARI {stats['ari']:.3f}, pairwise "
                      f"precision {stats['pairwise_precision']:.3f}, recall {stats['pairwise_recall']:.3f}")
@@ -179,6 +194,9 @@ def plot_rounds(history: Sequence[Dict[str, float]], path: str) -> None:
                       ("pairwise_recall", "pairwise recall")):
         if all(key in h for h in history):
             ax1.plot(epochs, [h[key] for h in history], marker="o", label=name)
+    if all("camera_share" in h for h in history):  # label-free: do clusters follow cameras?
+        ax1.plot(epochs, [h["camera_share"] for h in history], ls="--", color="grey",
+                 label="main-camera share (label-free)")
     ax1.set_xlabel("epoch")
     ax1.set_ylim(0, 1)
     ax1.set_title("pseudo-labels vs hidden labels")
