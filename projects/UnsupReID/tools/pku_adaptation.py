@@ -61,13 +61,21 @@ def _final_metrics(run_dir: Path) -> Optional[Dict[str, float]]:
     return {k: float(evals[-1][k]) for k in METRICS} if evals else None
 
 
+class RunFailed(RuntimeError):
+    """A run stopped with a one-line error (e.g. a clustering round that put every image in one cluster)."""
+
+
 def _run(cmd: List[str], run_dir: Path, log_name: str = "driver_log.txt") -> float:
-    """Run ``cmd`` (its output into run_dir/log_name); returns the wall seconds; raises on failure."""
+    """Run ``cmd`` (its output into run_dir/log_name); returns the wall seconds; raises RunFailed with
+    the run's ``error:`` line when it stops with one."""
     run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with open(run_dir / log_name, "a") as log:
         proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
+        errors = [ln for ln in (run_dir / log_name).read_text().splitlines() if ln.startswith("error: ")]
+        if errors:
+            raise RunFailed(errors[-1][len("error: "):])
         raise RuntimeError(f"run failed (exit {proc.returncode}): {' '.join(cmd)}; see {run_dir / log_name}")
     return time.perf_counter() - start
 
@@ -80,8 +88,15 @@ def _train(script: str, config: Path, run_dir: Path, overrides: Sequence[str]) -
     flags = ["--resume"] if (run_dir / "last_checkpoint").is_file() else (
         ["--overwrite"] if run_dir.is_dir() and any(run_dir.iterdir()) else [])
     logger.info("%s %s", "resuming" if flags == ["--resume"] else "training", run_dir)
-    seconds = _run([sys.executable, str(REPO / script), "--config-file", str(config), *flags, *overrides,
-                    "OUTPUT_DIR", str(run_dir)], run_dir)
+    try:
+        seconds = _run([sys.executable, str(REPO / script), "--config-file", str(config), *flags, *overrides,
+                        "OUTPUT_DIR", str(run_dir)], run_dir)
+    except RunFailed as e:  # a measured outcome: recorded, and the experiment goes on
+        result = {"failed": str(e)}
+        with atomic_open(str(result_path)) as f:
+            json.dump(result, f, indent=1)
+        logger.info("%s: stopped: %s", run_dir, e)
+        return result
     metrics = _final_metrics(run_dir)
     if metrics is None:
         raise RuntimeError(f"{run_dir}: finished without an evaluation in metrics.json")
@@ -115,6 +130,8 @@ def run_all(output: Path, seeds: Sequence[int], backbones: Sequence[str], pku_ro
             source_dir = output / "runs" / "source" / b / f"seed{seed}"
             runs["direct"][b][seed] = _train("tools/train_net.py", CONFIGS / "source_synthetic.yml", source_dir,
                                              [*common, "SOLVER.BASE_LR", str(lrs[b])])
+            if "failed" in runs["direct"][b][seed]:
+                continue
             runs["adapt"][b][seed] = _train(
                 "projects/UnsupReID/train_net.py", CONFIGS / "adapt.yml", output / "runs" / "adapt" / b / f"seed{seed}",
                 [*common, "MODEL.WEIGHTS", str(source_dir / "model_final.pth")])
@@ -141,7 +158,11 @@ def write_report(output: Path, runs, backbones: Sequence[str]) -> Dict[str, Any]
     summary: Dict[str, Any] = {"rows": {}, "tests": []}
     for row, per_b in rows.items():
         summary["rows"][row] = {}
-        for b, per_seed in per_b.items():
+        for b, all_seeds in per_b.items():
+            per_seed = {s: r for s, r in all_seeds.items() if "failed" not in r}
+            failed = {s: r["failed"] for s, r in all_seeds.items() if "failed" in r}
+            if failed:
+                summary.setdefault("failed", {}).setdefault(row, {})[b] = failed
             if per_seed:
                 stats = {m: {**mean_std([r[m] for r in per_seed.values()]),
                              "per_seed": [per_seed[s][m] for s in sorted(per_seed)]} for m in ("mAP", "Rank-1")}
@@ -149,7 +170,7 @@ def write_report(output: Path, runs, backbones: Sequence[str]) -> Dict[str, Any]
                 summary["rows"][row][b] = stats
 
     def values(row, b):
-        return [rows[row][b][s]["mAP"] for s in sorted(rows[row].get(b, {}))]
+        return [r["mAP"] for s, r in sorted(rows[row].get(b, {}).items()) if "failed" not in r]
 
     for b in backbones:  # does adaptation beat direct transfer? and how far from the ceiling?
         for row, ref in (("adapt", "direct"), ("usl", "direct"), ("adapt", "supervised")):
@@ -176,12 +197,18 @@ def markdown(summary: Dict[str, Any], backbones: Sequence[str]) -> str:
         cells = []
         for b in backbones:
             s = summary["rows"].get(row, {}).get(b)
-            cells.append("-" if s is None else (f"{s['mAP']['mean']:.1f} +- {s['mAP']['std']:.1f} / "
-                                                 f"{s['Rank-1']['mean']:.1f} ({len(s['seeds'])})"))
+            failed = summary.get("failed", {}).get(row, {}).get(b, {})
+            cell = "-" if s is None else (f"{s['mAP']['mean']:.1f} +- {s['mAP']['std']:.1f} / "
+                                          f"{s['Rank-1']['mean']:.1f} ({len(s['seeds'])})")
+            cells.append(cell + (f"; stopped: seed {', '.join(map(str, sorted(failed)))}" if failed else ""))
         lines.append(f"| {ROW_NAMES[row]} | " + " | ".join(cells) + " |")
     lines += ["", "| difference (mAP) | diff | Welch t | df | p |", "|---|---|---|---|---|"]
     lines += [f"| {t['what']} | {t['diff']:+.1f} | {t['t']:.2f} | {t['df']:.1f} | {t['p']:.3f} |"
               for t in summary["tests"]]
+    stopped = [f"- {row}, {b}, seed {s}: {msg}" for row, per_b in summary.get("failed", {}).items()
+               for b, per_seed in per_b.items() for s, msg in sorted(per_seed.items())]
+    if stopped:
+        lines += ["", "Runs that stopped with an error (a measured outcome of the recipe):", *stopped]
     return "\n".join(lines) + "\n"
 
 

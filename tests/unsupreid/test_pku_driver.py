@@ -1,0 +1,35 @@
+"""The PKU adaptation experiment's report: mean / spread per row, Welch tests of the differences read,
+the supervised ceiling from results/pku_compare, and runs that stopped recorded as such."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _driver():
+    path = REPO / "projects" / "UnsupReID" / "tools" / "pku_adaptation.py"
+    spec = importlib.util.spec_from_file_location("pku_adaptation", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_report_tests_adaptation_against_direct_transfer_and_lists_stopped_runs(tmp_path):
+    drv = _driver()
+    run = lambda m: {"mAP": m, "Rank-1": m + 1, "Rank-5": m + 2, "mINP": m / 2}  # noqa: E731
+    runs = {"direct": {"msinet": {0: run(10.0), 1: run(11.0), 2: run(12.0)}},
+            "adapt": {"msinet": {0: run(20.0), 1: run(22.0), 2: run(21.0)}},
+            "usl": {"msinet": {0: {"failed": "clustering put all 629 clustered images into a single cluster"},
+                               1: run(5.0)}}}
+    summary = drv.write_report(tmp_path, runs, ["msinet"])
+    assert summary["rows"]["adapt"]["msinet"]["mAP"]["mean"] == 21.0
+    assert summary["rows"]["usl"]["msinet"]["seeds"] == [1]  # the stopped seed is not averaged
+    assert summary["failed"]["usl"]["msinet"] == {0: runs["usl"]["msinet"][0]["failed"]}
+    test = next(t for t in summary["tests"] if t["what"] == "msinet: adapt - direct")
+    assert test["diff"] == 10.0 and test["df"] > 2 and test["p"] < 0.01
+    assert "supervised" in summary["rows"] and len(summary["rows"]["supervised"]["msinet"]["seeds"]) == 3
+    text = (tmp_path / "results.md").read_text()
+    assert "stopped: seed 0" in text and "usl, msinet, seed 0: clustering put all" in text
+    assert json.loads((tmp_path / "results.json").read_text())["rows"]["direct"]["msinet"]["mAP"]["mean"] == 11.0
