@@ -135,6 +135,9 @@ def verify(graph: nn.Module, path: str, batches: Sequence[torch.Tensor], toleran
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup_logging()
+    if os.path.isdir(args.output):
+        raise ToolError(f"--output: {args.output} is a folder; expected the path of the ONNX file to write "
+                        f"(e.g. {os.path.join(args.output, 'model.onnx')})")
     from fastreid.engine.predictor import DefaultPredictor, read_image
 
     # Export on the CPU: a model on the GPU with CPU dummy input is a classic export failure.

@@ -18,7 +18,7 @@ from fastreid.utils import comm
 from fastreid.utils.errors import ConfigValueError
 
 from .common import CommDataset
-from .data_utils import drop_unreadable
+from .data_utils import check_image_file, drop_unreadable
 from .datasets import DATASET_REGISTRY
 from .datasets.bases import ImageDataset, check_query_gallery
 from .samplers import (
@@ -163,6 +163,8 @@ def require_identity_labels(items: Sequence[Tuple[str, Any, Any]], names: Sequen
 
 def build_reid_train_loader(cfg, *, train_set: Optional[CommDataset] = None, sampler=None) -> TrainLoader:
     """Infinite training loader over ``DATASETS.NAMES`` (labels prefixed per dataset, then relabelled).
+    Every image file passes :func:`~fastreid.data.data_utils.check_image_file` first (no decoding),
+    unless DATASETS.SKIP_CORRUPT drops the unreadable ones.
 
     ``train_set`` replaces the datasets (a ``CommDataset`` with its transform); ``sampler`` replaces
     the index sampler (it must yield indices of ``train_set`` for this process). Batches hold
@@ -175,6 +177,9 @@ def build_reid_train_loader(cfg, *, train_set: Optional[CommDataset] = None, sam
             items.extend(build_dataset(cfg, name, combineall=cfg.DATASETS.COMBINEALL).train)
         if cfg.DATASETS.SKIP_CORRUPT:
             items = drop_unreadable(items, "training set")
+        else:  # as the test sets are checked: a corrupt image stops the run now, not in its middle
+            for path, *_ in items:
+                check_image_file(path)
         if not items:
             raise ConfigValueError(f"DATASETS.NAMES {tuple(cfg.DATASETS.NAMES)}: the training set is empty; expected images")
         require_identity_labels(items, cfg.DATASETS.NAMES)

@@ -23,17 +23,18 @@ class CorruptImageError(UserError, OSError):
     """An image file is missing, truncated or not an image."""
 
 
-def read_image(path: str) -> Image.Image:
-    """Read ``path`` as an RGB PIL image (H x W x 3, uint8); raise ``CorruptImageError`` naming it."""
+SKIP_CORRUPT_HINT = "fix or remove the file, or set DATASETS.SKIP_CORRUPT True to skip unreadable images"
+
+
+def read_image(path: str, hint: str = SKIP_CORRUPT_HINT) -> Image.Image:
+    """Read ``path`` as an RGB PIL image (H x W x 3, uint8); raise ``CorruptImageError`` naming it and
+    ending with ``hint`` (what to do; readers that do not honour DATASETS.SKIP_CORRUPT pass their own)."""
     try:
         with Image.open(path) as img:
             img = ImageOps.exif_transpose(img)
             return img.convert("RGB")
     except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
-        raise CorruptImageError(
-            f"cannot read image {path}: {type(e).__name__}: {e}; "
-            "fix or remove the file, or set DATASETS.SKIP_CORRUPT True to skip unreadable images"
-        ) from e
+        raise CorruptImageError(f"cannot read image {path}: {type(e).__name__}: {e}; {hint}") from e
 
 
 def check_image_file(path: str) -> None:
@@ -55,9 +56,7 @@ def check_image_file(path: str) -> None:
                     raise OSError("the JPEG data ends before its end-of-image marker (truncated)")
     except Exception as e:
         raise CorruptImageError(
-            f"cannot read image {path}: {type(e).__name__}: {e}; "
-            "fix or remove the file, or set DATASETS.SKIP_CORRUPT True to skip unreadable images"
-        ) from e
+            f"cannot read image {path}: {type(e).__name__}: {e}; {SKIP_CORRUPT_HINT}") from e
 
 
 def drop_unreadable(items: Sequence[Tuple], what: str) -> List[Tuple]:

@@ -373,15 +373,40 @@ def _plan(spec: SyntheticSpec) -> Tuple[Dict[int, Tuple[int, ...]], range, range
     return cams, train_ids, test_ids
 
 
+def _process_runs(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_temp_folders(out: Path) -> None:
+    """Delete the ``<out>.tmp-<pid>`` folders of generations whose process no longer runs (killed before
+    their rename): nothing else ever removes them."""
+    if not out.parent.is_dir():
+        return
+    for tmp in out.parent.iterdir():
+        prefix, _, pid = tmp.name.rpartition(".tmp-")
+        if prefix == out.name and pid.isdigit() and tmp.is_dir() and not _process_runs(int(pid)):
+            logger.warning("removing %s, left by a generation that was stopped (process %s no longer runs)",
+                           tmp, pid)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def generate_synthetic_reid(out_dir: str, spec: SyntheticSpec = SyntheticSpec(), overwrite: bool = False) -> Path:
     """Write a synthetic dataset in the Market-1501 layout to ``out_dir`` and return its path.
 
     Deterministic for ``spec``. The files are written to a temporary sibling folder that is renamed at
-    the end, so a reader never sees a half-written dataset. An existing ``out_dir`` is kept unless
-    ``overwrite`` is set.
+    the end, so a reader never sees a half-written dataset; the temporary folders of generations that
+    were killed are removed first. An existing ``out_dir`` is kept unless ``overwrite`` is set.
     """
     spec.check()
     out = Path(out_dir)
+    _remove_stale_temp_folders(out)
     if out.exists() and not overwrite:
         return out
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")

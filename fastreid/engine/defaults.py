@@ -25,15 +25,15 @@ from fastreid.utils import comm
 from fastreid.utils.checkpoint import Checkpointer
 from fastreid.utils.comm import unwrap_model
 from fastreid.utils.env import collect_env_info, derive_seed, seed_all_rng
-from fastreid.utils.errors import ConfigValueError
-from fastreid.utils.events import CommonMetricPrinter, JSONWriter, TensorboardWriter
+from fastreid.utils.errors import ConfigValueError, UserError
+from fastreid.utils.events import CommonMetricPrinter, EventStorage, JSONWriter, TensorboardWriter
 from fastreid.utils.file_io import atomic_open
 from fastreid.utils.logger import setup_logger
 
 from . import hooks
 from .cli import add_override_arguments
-from .run_dir import claim_run_dir, keep_previous_config
-from .train_loop import AMPTrainer, SimpleTrainer, TrainerBase
+from .run_dir import claim_run_dir, keep_previous_config, set_aside_previous_run
+from .train_loop import AMPTrainer, SimpleTrainer, TrainerBase, TrainingDivergedError
 
 __all__ = ["default_argument_parser", "default_setup", "start_run", "save_run_config", "DefaultTrainer",
            "train_or_evaluate"]
@@ -48,7 +48,8 @@ def default_argument_parser(description: str = "fastreid training") -> argparse.
     p.add_argument("--resume", action="store_true",
                    help="continue from OUTPUT_DIR/last_checkpoint (else start from MODEL.WEIGHTS)")
     p.add_argument("--overwrite", action="store_true",
-                   help="start a new run in an OUTPUT_DIR that holds one (its checkpoints are replaced)")
+                   help="start a new run in an OUTPUT_DIR that holds one (its checkpoints and config move "
+                        "into an overwritten-<date> subfolder)")
     p.add_argument("--eval-only", action="store_true",
                    help="evaluate MODEL.WEIGHTS (strict load) and exit; writes into OUTPUT_DIR/eval")
     p.add_argument("--num-gpus", type=int, default=1,
@@ -62,10 +63,12 @@ def default_argument_parser(description: str = "fastreid training") -> argparse.
 
 
 def default_setup(cfg, args) -> int:
-    """Prepare a run: output folder, loggers, environment summary, ``config.yaml``, seeds.
+    """Prepare a run: output folder, loggers, environment summary, seeds.
 
-    SEED < 0 draws a random seed (logged, and written into the dumped config so the run can be
-    repeated). Returns the seed in use. The cfg is frozen afterwards.
+    SEED < 0 draws a random seed (logged, and written into the saved config so the run can be
+    repeated). Returns the seed in use. The cfg is frozen afterwards. ``config.yaml`` is written by
+    :func:`train_or_evaluate` once the run has passed every check that can refuse it, so a refused
+    command leaves the folder's config as it was.
 
     The run folder is claimed first (:func:`~fastreid.engine.run_dir.claim_run_dir`): a folder holding
     an earlier run needs ``--resume`` or ``--overwrite``, and a second process in it stops. With
@@ -96,8 +99,6 @@ def default_setup(cfg, args) -> int:
     cfg.freeze()
     seed_all_rng(derive_seed(seed, rank))
     logger.info("Running with full config:\n%s", cfg.dump())
-    if comm.is_main_process() and output_dir:
-        logger.info("Full config saved to %s", save_run_config(cfg))
     if not getattr(args, "eval_only", False) and torch.cuda.is_available():
         torch.backends.cudnn.benchmark = cfg.CUDNN_BENCHMARK
     return seed
@@ -137,6 +138,23 @@ def _as_completed_by_the_run(cfg, path: str) -> Optional[str]:
     return completed.dump()
 
 
+def _complete_saved_config(cfg) -> None:
+    """Write ``cfg`` (its class count filled in) over OUTPUT_DIR/config.yaml when that file is this same
+    config with NUM_CLASSES 0 (what :func:`start_run` wrote); any other file is left for
+    :func:`save_run_config`, which runs once the run has started."""
+    path = os.path.join(cfg.OUTPUT_DIR, "config.yaml") if cfg.OUTPUT_DIR else ""
+    if not (comm.is_main_process() and path and os.path.isfile(path)):
+        return
+    blank = cfg.clone()
+    blank.defrost()
+    blank.MODEL.HEADS.NUM_CLASSES = 0
+    with open(path) as f:
+        if f.read() != blank.dump():
+            return
+    with atomic_open(path) as f:
+        f.write(cfg.dump())
+
+
 def start_run(cfg, *, resume: bool = False, overwrite: bool = False) -> str:
     """What a driver that trains many models in one process (an experiment, the demo) does before each:
     the run-folder rules of :func:`default_setup` (OUTPUT_DIR claimed and locked; one holding an earlier
@@ -154,6 +172,32 @@ def solver_signature(cfg) -> Dict[str, Any]:
     """The SOLVER values a checkpoint records, so a resume can tell what changed."""
     return {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in
             ((k, getattr(cfg.SOLVER, k)) for k in _SOLVER_KEYS if k in cfg.SOLVER)}
+
+
+_UNRECORDED_MODEL_KEYS = ("MODEL.WEIGHTS", "MODEL.DEVICE")
+
+
+def model_signature(cfg) -> Dict[str, Any]:
+    """The MODEL values a checkpoint records (all but MODEL.WEIGHTS and MODEL.DEVICE, flattened: the
+    backbone's name, a genotype, ...), so a resume whose model does not fit can say what changed."""
+    flat: Dict[str, Any] = {}
+    todo = [("MODEL", cfg.MODEL)]
+    while todo:
+        prefix, node = todo.pop()
+        for k, v in node.items():
+            key = f"{prefix}.{k}"
+            if isinstance(v, dict):
+                todo.append((key, v))
+            elif key not in _UNRECORDED_MODEL_KEYS:
+                flat[key] = list(v) if isinstance(v, (list, tuple)) else v
+    return flat
+
+
+def _changed_model_keys(saved: Any, now: Dict[str, Any]) -> List[str]:
+    """``"KEY old -> new"`` for every MODEL key both signatures hold with different values."""
+    if not isinstance(saved, dict):
+        return []  # a checkpoint written before the model was recorded
+    return [f"{k} {saved[k]} -> {now[k]}" for k in sorted(now) if k in saved and saved[k] != now[k]]
 
 
 def _check_schedule(cfg) -> None:
@@ -285,26 +329,50 @@ class DefaultTrainer(TrainerBase):
             logger.warning("--resume: %s has no last_checkpoint; starting a new run%s", self.cfg.OUTPUT_DIR,
                            f" from MODEL.WEIGHTS {self.cfg.MODEL.WEIGHTS}" if self.cfg.MODEL.WEIGHTS else " from scratch")
         if resume and self.checkpointer.has_checkpoint():
-            self._check_resumed_solver(self.checkpointer.get_checkpoint_file())
-        extra = self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume)
+            self._check_resumable(self.checkpointer.get_checkpoint_file())
+        extra = self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume, min_loaded=0.5,
+                                                 what="MODEL.WEIGHTS")
         if resume and self.checkpointer.has_checkpoint():
             self.start_epoch = int(extra.get("epoch", -1)) + 1
             if self.start_epoch >= self.max_epoch:
                 logger.warning("--resume: the checkpoint ends at epoch %d and SOLVER.MAX_EPOCH is %d: nothing is "
-                               "left to train (raise SOLVER.MAX_EPOCH to train longer)", self.start_epoch,
-                               self.max_epoch)
+                               "left to train; its final evaluation runs again, in case it was interrupted "
+                               "(raise SOLVER.MAX_EPOCH to train longer)", self.start_epoch, self.max_epoch)
             self.best_metric = self._best_so_far(extra.get("best_metric"))
             for h in self._hooks:
                 if isinstance(h, hooks.PeriodicCheckpointer):
                     h.best_metric = self.best_metric
             logger.info("Resuming at epoch %d", self.start_epoch)
 
-    def _check_resumed_solver(self, path: str) -> None:
-        """A checkpoint written with another SOLVER.OPT cannot be resumed (its state does not fit the new
-        optimizer): one line. A changed schedule is taken from the saved iteration on: a warning lists it."""
+    def _check_resumable(self, path: str) -> None:
+        """The checkpoint to resume fits this trainer's model and optimizer (see the two checks)."""
         from fastreid.utils.checkpoint import load_torch_file
 
-        saved = load_torch_file(path).get("solver")
+        data = load_torch_file(path)
+        self._check_resumed_model(path, data)
+        self._check_resumed_solver(path, data)
+
+    def _check_resumed_model(self, path: str, data: Any) -> None:
+        """A checkpoint whose weights do not fit the model of the config (another backbone, genotype or
+        class count) cannot be resumed: one line with the MODEL keys that changed (when the checkpoint
+        records them) and the counts of missing, unexpected and shape-mismatched keys."""
+        from fastreid.utils.checkpoint import mismatch_summary, split_state_dict, state_mismatch
+
+        state, rest = split_state_dict(data, path)
+        missing, unexpected, mismatched = state_mismatch(unwrap_model(self.model), state)
+        if not (missing or unexpected or mismatched):
+            return
+        changed = _changed_model_keys(rest.get("model_config"), model_signature(self.cfg))
+        raise ConfigValueError(
+            f"--resume: {path} does not fit the model of the config ("
+            + "; ".join(changed + [mismatch_summary(missing, unexpected, mismatched)])
+            + "); expected the model the run was trained with (its config.yaml), or a new run started from "
+            f"its weights (MODEL.WEIGHTS {path} with --overwrite or another OUTPUT_DIR)")
+
+    def _check_resumed_solver(self, path: str, data: Any) -> None:
+        """A checkpoint written with another SOLVER.OPT cannot be resumed (its state does not fit the new
+        optimizer): one line. A changed schedule is taken from the saved iteration on: a warning lists it."""
+        saved = data.get("solver") if isinstance(data, dict) else None
         if not isinstance(saved, dict):
             return  # written before the solver was recorded
         now = solver_signature(self.cfg)
@@ -331,9 +399,42 @@ class DefaultTrainer(TrainerBase):
         return best
 
     def train(self) -> Optional[Dict[str, Any]]:
-        """Train from ``start_epoch`` to ``SOLVER.MAX_EPOCH``; returns the last evaluation results."""
-        super().train(self.start_epoch, self.max_epoch, self.iters_per_epoch)
+        """Train from ``start_epoch`` to ``SOLVER.MAX_EPOCH``; returns the last evaluation results. A
+        resumed run with no epoch left runs its final evaluation (which Ctrl-C may have interrupted)."""
+        if self.start_epoch >= self.max_epoch:
+            self._evaluate_the_end()
+            return self.last_eval_results
+        try:
+            super().train(self.start_epoch, self.max_epoch, self.iters_per_epoch)
+        except TrainingDivergedError as e:
+            raise TrainingDivergedError(f"{e} ({self._what_is_saved()})") from None
         return self.last_eval_results
+
+    def _what_is_saved(self) -> str:
+        """What ``--resume`` would continue from, read from OUTPUT_DIR after the hooks' last saves."""
+        try:
+            path = self.checkpointer.get_checkpoint_file()
+        except (OSError, UserError):
+            path = ""
+        if not path:
+            return "no checkpoint is saved: no epoch completed"
+        return (f"the last checkpoint is {os.path.basename(path)}: --resume with a lower SOLVER.BASE_LR "
+                "continues from it")
+
+    def _evaluate_the_end(self) -> None:
+        """The end of the last epoch again, for a resumed run whose epochs are all trained: evaluation,
+        the best-model checkpoint and the writers (not PreciseBN nor the periodic checkpoint, whose work
+        is in the resumed weights)."""
+        self.epoch = self.start_epoch - 1
+        self.iter = self.start_epoch * self.iters_per_epoch
+        kinds = (hooks.EvalHook, hooks.BestCheckpointer, hooks.PeriodicWriter)
+        ends = [h for h in self._hooks if isinstance(h, kinds)]
+        with EventStorage(self.iter - 1) as self.storage:
+            self.storage.epoch = self.epoch
+            for h in ends:
+                h.after_epoch()
+            for h in ends:
+                h.after_train()
 
     def before_epoch(self) -> None:
         if self.cfg.SEED >= 0:
@@ -363,7 +464,8 @@ class DefaultTrainer(TrainerBase):
         if comm.is_main_process():  # the epoch's weights are saved before its evaluation starts
             periodic = hooks.PeriodicCheckpointer(
                 self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD,
-                extra={"num_classes": cfg.MODEL.HEADS.NUM_CLASSES, "solver": solver_signature(cfg)}
+                extra={"num_classes": cfg.MODEL.HEADS.NUM_CLASSES, "solver": solver_signature(cfg),
+                       "model_config": model_signature(cfg)}
             )
             ret.append(periodic)
         ret.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD, self._evaluate))
@@ -400,9 +502,7 @@ class DefaultTrainer(TrainerBase):
         cfg.defrost()
         cfg.MODEL.HEADS.NUM_CLASSES = int(num_classes)
         logger.info("MODEL.HEADS.NUM_CLASSES set to %d from the training set", num_classes)
-        if comm.is_main_process() and cfg.OUTPUT_DIR and os.path.isdir(cfg.OUTPUT_DIR):
-            with atomic_open(os.path.join(cfg.OUTPUT_DIR, "config.yaml")) as f:
-                f.write(cfg.dump())
+        _complete_saved_config(cfg)
         if frozen:
             cfg.freeze()
         return cfg
@@ -493,9 +593,11 @@ class DefaultTrainer(TrainerBase):
         usable query and gallery, each of its image files passes :func:`check_image_file` (without
         decoding), and one test batch goes through ``model`` in eval mode. So a long run cannot
         train for hours and then die at its first evaluation for a reason knowable at its start.
-        ``loaders`` (a dict) keeps the loaders built here for ``test``."""
+        ``loaders`` (a dict) keeps the loaders built here for ``test``. First of all,
+        :meth:`check_input_sizes`."""
         from fastreid.data.data_utils import check_image_file
 
+        cls.check_input_sizes(cfg, model)
         was_training = model.training
         for name in cfg.DATASETS.TESTS:
             loader, _ = cls._cached_test_loader(cfg, name, cls._test_repeats(cfg, name)[0], loaders)
@@ -511,6 +613,26 @@ class DefaultTrainer(TrainerBase):
                 model.train(was_training)
             logger.info("Test set %s checked: %d images, one batch of %s through the model", name,
                         len(loader.dataset), tuple(batch["images"].shape))
+
+    @staticmethod
+    def check_input_sizes(cfg, model: nn.Module) -> None:
+        """INPUT.SIZE_TRAIN and INPUT.SIZE_TEST each take one blank image through ``model`` (eval mode);
+        a size too small for the model's strides and pools stops in one line naming the key and the
+        smallest size the model takes (found by trying)."""
+        for key in ("SIZE_TRAIN", "SIZE_TEST"):
+            size = tuple(int(v) for v in cfg.INPUT[key])
+            error = _fails_at(model, size)
+            if error is None:
+                continue
+            smallest = _smallest_input(model, size)
+            if smallest is None:  # no larger image goes through either: not a matter of size
+                logger.debug("INPUT.%s: a blank image does not go through the model (%s)", key, error)
+                continue
+            raise ConfigValueError(
+                f"INPUT.{key}: {list(size)} is too small for the model (MODEL.BACKBONE.NAME "
+                f"{cfg.MODEL.BACKBONE.NAME}: {str(error).splitlines()[0][:160]}); expected at least "
+                f"{list(smallest)} (height, width)", key=f"INPUT.{key}", value=list(size),
+                expected=f">= {list(smallest)}")
 
     @classmethod
     def test(cls, cfg, model: nn.Module, loaders=None) -> Dict[str, Any]:
@@ -539,6 +661,49 @@ class DefaultTrainer(TrainerBase):
         return next(iter(results.values())) if len(results) == 1 else results
 
 
+def _fails_at(model: nn.Module, size_hw: Tuple[int, int]) -> Optional[Exception]:
+    """The RuntimeError (a pool or a kernel larger than its input) or ValueError (a head's own size check)
+    one blank ``(1, 3, H, W)`` image raises in ``model`` (eval mode), else None (also when the model does
+    not take a bare image tensor: nothing can be told then)."""
+    param = next(model.parameters(), None)
+    images = torch.zeros(1, 3, *size_hw, device=param.device if param is not None else "cpu")
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(images)
+    except (RuntimeError, ValueError) as e:
+        return e
+    except Exception:
+        return None
+    finally:
+        model.train(was_training)
+    return None
+
+
+def _smallest_side(runs, high: int) -> int:
+    """The smallest ``x`` in ``1..high`` with ``runs(x)``, given ``runs(high)``."""
+    low = 0  # runs(low) is taken to fail
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if runs(mid) else (mid, high)
+    return high
+
+
+def _smallest_input(model: nn.Module, size_hw: Tuple[int, int],
+                    limit: int = 1024) -> Optional[Tuple[int, int]]:
+    """The smallest (height, width) ``model`` takes, by trying: doubled from ``size_hw`` until an image
+    goes through, then each side shrunk; None when nothing up to ``limit`` pixels a side does."""
+    h, w = max(1, size_hw[0]), max(1, size_hw[1])
+    while _fails_at(model, (h, w)) is not None:
+        if max(h, w) >= limit:
+            return None
+        h, w = 2 * h, 2 * w
+    h = _smallest_side(lambda x: _fails_at(model, (x, w)) is None, h)
+    w = _smallest_side(lambda x: _fails_at(model, (h, x)) is None, w)
+    return h, w
+
+
 def train_or_evaluate(cfg, args, trainer_cls: type = DefaultTrainer) -> Optional[Dict[str, Any]]:
     """The body of every ``train_net.py``: with ``--eval-only`` evaluate ``MODEL.WEIGHTS`` (loaded
     strictly; NUM_CLASSES 0 is taken from the checkpoint), otherwise train, resuming with ``--resume``."""
@@ -552,7 +717,19 @@ def train_or_evaluate(cfg, args, trainer_cls: type = DefaultTrainer) -> Optional
             cfg.freeze()
         model = trainer_cls.build_model(cfg)
         Checkpointer(model).load(cfg.MODEL.WEIGHTS, strict=True)
+        _start(cfg)
         return trainer_cls.test(cfg, model)
     trainer = trainer_cls(cfg)
     trainer.resume_or_load(resume=args.resume)
+    _start(trainer.cfg, set_aside=getattr(args, "overwrite", False) and not args.resume)
     return trainer.train()
+
+
+def _start(cfg, set_aside: bool = False) -> None:
+    """What a run does once every check that can refuse it has passed: (``--overwrite``) the earlier
+    run's checkpoints and configs set aside, then ``config.yaml`` written (main process)."""
+    if not (comm.is_main_process() and cfg.OUTPUT_DIR):
+        return
+    if set_aside:
+        set_aside_previous_run(cfg.OUTPUT_DIR)
+    logger.info("Full config saved to %s", save_run_config(cfg))

@@ -39,7 +39,9 @@ def read_image(path: str, size_hw: Sequence[int]) -> torch.Tensor:
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image file not found: {path}")
-    image = read_rgb(path).resize((int(size_hw[1]), int(size_hw[0])), Image.BICUBIC)
+    # DATASETS.SKIP_CORRUPT is a data set's setting: a file named here is read, or the command stops
+    image = read_rgb(path, hint="fix or replace the file, or leave it out of the input")
+    image = image.resize((int(size_hw[1]), int(size_hw[0])), Image.BICUBIC)
     return ToTensor255()(image)
 
 

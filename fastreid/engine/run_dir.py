@@ -3,7 +3,9 @@
 ``claim_run_dir`` is called by ``default_setup`` before anything is written:
 
 - a folder that already holds a run (``last_checkpoint`` or ``model_*.pth``) is only reused with
-  ``--resume`` (continue it) or ``--overwrite`` (start again: its checkpoints are replaced);
+  ``--resume`` (continue it) or ``--overwrite`` (start again: once the new run starts, the earlier
+  run's checkpoints and configs are moved into ``overwritten-<date>-<time>/`` by
+  :func:`set_aside_previous_run`, so nothing of it mixes with the new run and nothing is lost);
   anything else stops with one line saying so;
 - a lock file (``.run.lock``: pid, host, start time) stops a second process in the same folder with one
   line naming the holder; a lock whose process is gone (same host) is taken over with a warning;
@@ -18,13 +20,14 @@ import atexit
 import glob
 import logging
 import os
+import re
 import socket
 import time
 from typing import Optional
 
 from fastreid.utils.errors import UserError
 
-__all__ = ["RunDirError", "claim_run_dir", "keep_previous_config", "LOCK_FILE"]
+__all__ = ["RunDirError", "claim_run_dir", "keep_previous_config", "set_aside_previous_run", "LOCK_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +114,8 @@ def claim_run_dir(output_dir: str, *, resume: bool = False, overwrite: bool = Fa
     earlier = _holds_run(output_dir) if os.path.isdir(output_dir) else None
     if earlier and not (resume or overwrite):
         raise RunDirError(f"OUTPUT_DIR {output_dir} already holds a run ({earlier}); pass --resume to continue "
-                          "it, --overwrite to start again in it (its checkpoints are replaced), or choose "
-                          "another OUTPUT_DIR")
+                          "it, --overwrite to start again in it (its checkpoints are moved into a dated "
+                          "subfolder), or choose another OUTPUT_DIR")
     if overwrite and earlier and not resume:
         logger.warning("Overwriting: a new run starts in %s, which holds a run (%s)", output_dir, earlier)
     if lock:
@@ -137,3 +140,25 @@ def keep_previous_config(output_dir: str, new_text: str) -> Optional[str]:
     os.replace(path, kept)
     logger.warning("The config differs from the run's previous one; the previous is kept as %s", kept)
     return kept
+
+
+_EARLIER_RUN_FILES = re.compile(r"^(model_.*\.pth|last_checkpoint|config(\.\d+)?\.yaml)$")
+
+
+def set_aside_previous_run(output_dir: str) -> Optional[str]:
+    """Move the files of the earlier run in ``output_dir`` that a new run would mix with its own (its
+    ``model_*.pth`` checkpoints, ``last_checkpoint`` and ``config*.yaml``) into a new subfolder
+    ``overwritten-<YYYYmmdd-HHMMSS>``; returns that folder, or None when there was nothing to move.
+    What ``--overwrite`` does once the new run has started."""
+    names = sorted(n for n in os.listdir(output_dir) if _EARLIER_RUN_FILES.match(n)) if output_dir else []
+    if not names:
+        return None
+    folder = base = os.path.join(output_dir, "overwritten-" + time.strftime("%Y%m%d-%H%M%S"))
+    n = 1
+    while os.path.exists(folder):
+        folder, n = f"{base}-{n}", n + 1
+    os.makedirs(folder)
+    for name in names:
+        os.replace(os.path.join(output_dir, name), os.path.join(folder, name))
+    logger.warning("--overwrite: the earlier run's %s moved into %s", ", ".join(names), folder)
+    return folder

@@ -9,8 +9,10 @@ Call order for ``TrainerBase.train(start_epoch, max_epoch, iters_per_epoch)``::
         after_epoch
     after_train            (always, in a ``finally``)
 
-SIGTERM (a scheduler's or ``kill``'s stop) is turned into ``KeyboardInterrupt`` while training runs, so
-it ends a run exactly as Ctrl-C does: the hooks' ``after_train`` saves what is needed to resume.
+SIGTERM (a scheduler's or ``kill``'s stop) is turned into ``KeyboardInterrupt`` (:class:`Terminated`,
+which names the signal) while training runs, so it ends a run exactly as Ctrl-C does: the hooks'
+``after_train`` saves what is needed to resume; the entry points then print one line and exit with the
+signal's conventional status (130 for SIGINT, 143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from fastreid.utils import comm
 from fastreid.utils.errors import UserError
 from fastreid.utils.events import EventStorage
 
-__all__ = ["HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer", "TrainingDivergedError"]
+__all__ = ["HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer", "TrainingDivergedError", "Terminated"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +42,25 @@ class TrainingDivergedError(UserError, FloatingPointError):
     """The training loss became NaN or infinite (usually a learning rate too high for the recipe)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """A stop by a signal other than SIGINT (SIGTERM), raised as Ctrl-C's ``KeyboardInterrupt`` so that a
+    run ends the same way; ``signum`` says which signal it was."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signal.Signals(signum).name}")
+        self.signum = int(signum)
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises ``KeyboardInterrupt`` in the main thread (no-op elsewhere)."""
+    """Within the block, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``) in the main thread
+    (no-op elsewhere)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def _raise(signum, frame):
-        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+        raise Terminated(signum)
 
     previous = signal.signal(signal.SIGTERM, _raise)
     try:
@@ -145,6 +157,10 @@ class TrainerBase:
                         self.after_step()
                         self.iter += 1
                     self.after_epoch()
+            except KeyboardInterrupt as e:
+                name = signal.Signals(getattr(e, "signum", signal.SIGINT)).name
+                logger.warning("Stopped by %s at epoch %d, iteration %d", name, self.epoch, self.iter)
+                raise
             except Exception as e:
                 from fastreid.utils.errors import user_errors
 
@@ -196,7 +212,8 @@ class SimpleTrainer(TrainerBase):
     The step of a ``DefaultTrainer`` (its ``build_train_step``); a trainer with another per-iteration
     step (the architecture search's) subclasses it and overrides ``run_step``, keeping the batches
     (``_next_batch``, exact per-epoch restarts through :class:`~fastreid.data.epoch_batches.EpochBatches`),
-    the loss check (``_total``) and the metrics (``_write_metrics``).
+    the loss check (``_total``) and the metrics (``_write_metrics``, which also warns once when the loss
+    has grown 100x: every step reports its losses there).
     """
 
     def __init__(self, model: nn.Module, data_loader, optimizer: torch.optim.Optimizer) -> None:
@@ -241,23 +258,27 @@ class SimpleTrainer(TrainerBase):
             raise TrainingDivergedError(
                 f"loss became non-finite at iteration {self.iter} (epoch {self.epoch}): "
                 f"total={float(total.detach()):.6g}; terms: {terms}; expected a lower SOLVER.BASE_LR or a longer "
-                "warm-up (the last completed epoch is saved)"
+                "warm-up"
             )
-        value = float(total.detach())
+        return total
+
+    def _check_growth(self, value: float) -> None:
+        """Warn once when the (total) loss is over 100x its first value, and over 1e3."""
         if self._first_loss is None:
             self._first_loss = value
         elif not self._warned_growth and value > max(100 * abs(self._first_loss), 1e3):
             self._warned_growth = True
             logger.warning("The loss is %.3g at iteration %d, over 100x its first value %.3g: training is diverging; "
                            "a lower SOLVER.BASE_LR or a longer warm-up usually helps", value, self.iter, self._first_loss)
-        return total
 
     def _write_metrics(self, loss_dict: Dict[str, torch.Tensor], data_time: float) -> None:
         values = {k: v.detach().float() for k, v in loss_dict.items()}
         values = comm.reduce_dict(values)
         if comm.is_main_process():
+            total = sum(float(v) for v in values.values())
+            self._check_growth(total)
             self.storage.put_scalar("data_time", data_time)
-            self.storage.put_scalar("total_loss", sum(float(v) for v in values.values()))
+            self.storage.put_scalar("total_loss", total)
             for k, v in values.items():
                 self.storage.put_scalar(k, v)
 

@@ -9,6 +9,7 @@ and ``tools/visualize_ranks.py``:
 from __future__ import annotations
 
 import os
+import zipfile
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -40,11 +41,15 @@ def load_features(path: str, require: Sequence[str] = ()) -> Dict[str, np.ndarra
     """Read a features file; ``require`` names keys that must be present (a clear error otherwise)."""
     if not os.path.isfile(path):
         raise ToolError(f"features file not found: {path}")
+    expected = "expected the .npz file written by tools/extract_features.py"
+    if not zipfile.is_zipfile(path):
+        raise ToolError(f"{path}: not a features file (not an .npz archive); {expected}")
     try:
         with np.load(path, allow_pickle=False) as data:
             out = {k: data[k] for k in data.files}
-    except (ValueError, OSError) as e:
-        raise ToolError(f"{path}: not a features .npz file ({e})") from e
+    except (ValueError, OSError, zipfile.BadZipFile) as e:
+        reason = "it holds Python objects" if "allow_pickle" in str(e) else str(e).splitlines()[0][:200]
+        raise ToolError(f"{path}: not a features file ({reason}); {expected}") from None
     for key in ("paths", "features", *require):
         if key not in out:
             hint = " (extract with --dataset NAME to store identities)" if key in ("pids", "camids") else ""

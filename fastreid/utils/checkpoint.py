@@ -32,7 +32,8 @@ from .errors import UserError
 from .file_io import atomic_open
 
 __all__ = ["Checkpointer", "CheckpointError", "load_torch_file", "split_state_dict", "strip_prefix",
-           "snapshot_to_cpu", "rename_module_keys", "upgrade_legacy_keys"]
+           "snapshot_to_cpu", "rename_module_keys", "upgrade_legacy_keys", "state_mismatch",
+           "mismatch_summary"]
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,20 @@ def split_state_dict(data: Any, source: str = "checkpoint") -> Tuple[Dict[str, A
     return strip_prefix(OrderedDict(state)), rest
 
 
+def state_mismatch(model: nn.Module, state: Mapping[str, Any]) -> Tuple[List[str], List[str], List[str]]:
+    """``(missing, unexpected, shape_mismatched)`` keys of ``state`` (a state dict, ``module.`` prefix and
+    older key layouts allowed) against ``model``'s, without loading anything; a shape-mismatched entry
+    reads ``"key: checkpoint (a, b) vs model (c, d)"``. A BatchNorm's ``num_batches_tracked`` is not
+    missing (BatchNorm fills it in when a state dict lacks it, as older ones do)."""
+    state = upgrade_legacy_keys(model, strip_prefix(dict(state)))
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith(".num_batches_tracked")]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}" for k, v in state.items()
+                  if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape]
+    return missing, unexpected, mismatched
+
+
 def snapshot_to_cpu(obj: Any) -> Any:
     """A deep copy of nested dicts/lists of tensors with every tensor cloned to the CPU."""
     if isinstance(obj, torch.Tensor):
@@ -232,26 +247,37 @@ class Checkpointer:
         return bool(self.save_dir) and os.path.isfile(os.path.join(self.save_dir, LAST_CHECKPOINT))
 
     def get_checkpoint_file(self) -> str:
-        """Path of the checkpoint named by ``last_checkpoint`` ("" if there is none)."""
+        """Path of the checkpoint named by ``last_checkpoint`` ("" if there is none). An empty
+        ``last_checkpoint`` raises :class:`CheckpointError` naming it."""
         if not self.has_checkpoint():
             return ""
-        with open(os.path.join(self.save_dir, LAST_CHECKPOINT)) as f:
-            return os.path.join(self.save_dir, f.read().strip())
+        pointer = os.path.join(self.save_dir, LAST_CHECKPOINT)
+        with open(pointer) as f:
+            name = f.read().strip()
+        if not name:
+            saved = sorted(n for n in os.listdir(self.save_dir) if n.endswith(".pth"))
+            raise CheckpointError(
+                f"{pointer} is empty; expected the name of the checkpoint to resume from, one of the files "
+                f"beside it ({', '.join(saved) or 'there is none'}): write that name into it, or start anew "
+                "with --overwrite")
+        return os.path.join(self.save_dir, name)
 
     def load(self, path: str, checkpointables: Optional[Iterable[str]] = None, *, strict: bool = False,
-             restore_rng: bool = False) -> Dict[str, Any]:
+             restore_rng: bool = False, min_loaded: float = 0.0, what: str = "checkpoint") -> Dict[str, Any]:
         """Load ``path`` into the model and the named checkpointables (default: all of them).
 
         Missing, unexpected and shape-mismatched model keys are logged; with ``strict`` any of them
-        raises ``CheckpointError`` listing the keys. Returns what the file holds beyond those entries
-        (``epoch``, ``iteration``, ``best_metric``, ...). An empty ``path`` loads nothing.
+        raises ``CheckpointError`` listing the keys, and so does a file from which fewer than
+        ``min_loaded`` (a fraction) of the model's tensors load (``what`` names the file in that line).
+        Returns what the file holds beyond those entries (``epoch``, ``iteration``, ``best_metric``,
+        ...). An empty ``path`` loads nothing.
         """
         if not path:
             logger.info("No checkpoint given; the model keeps its initialisation")
             return {}
         logger.info("Loading checkpoint from %s", path)
         state, data = split_state_dict(load_torch_file(path), path)
-        self._load_model(state, path, strict)
+        self._load_model(state, path, strict, min_loaded, what)
         names = self.checkpointables.keys() if checkpointables is None else checkpointables
         for name in names:
             if name not in data:  # e.g. a CPU run's checkpoint has no grad_scaler state
@@ -267,7 +293,8 @@ class Checkpointer:
             data.pop(name, None)
         return data
 
-    def _load_model(self, state: Dict[str, torch.Tensor], path: str, strict: bool) -> None:
+    def _load_model(self, state: Dict[str, torch.Tensor], path: str, strict: bool, min_loaded: float = 0.0,
+                    what: str = "checkpoint") -> None:
         state = upgrade_legacy_keys(self.model, strip_prefix(dict(state)))
         own = self.model.state_dict()
         mismatched = [
@@ -282,19 +309,36 @@ class Checkpointer:
         problems = _describe(missing, incompatible.unexpected_keys, mismatched)
         if problems and strict:
             raise CheckpointError(f"{path} does not match the model (strict loading): " + "; ".join(problems))
+        loaded, total = len(own) - len(incompatible.missing_keys), len(own)
+        if loaded < min_loaded * total:
+            kinds = mismatch_summary(missing, incompatible.unexpected_keys, mismatched)
+            raise CheckpointError(f"{what} {path}: only {loaded} of the model's {total} tensors load from it "
+                                  f"({kinds}); it holds the weights of another architecture; expected a "
+                                  "checkpoint of this model")
         for line in problems:
             logger.warning("%s: %s", path, line)
 
-    def resume_or_load(self, path: str, *, resume: bool = True) -> Dict[str, Any]:
+    def resume_or_load(self, path: str, *, resume: bool = True, min_loaded: float = 0.0,
+                       what: str = "checkpoint") -> Dict[str, Any]:
         """Resume everything from ``last_checkpoint`` when ``resume`` and it exists; else load only
-        the model weights from ``path`` (non-strict, mismatches logged)."""
+        the model weights from ``path`` (non-strict, mismatches logged; fewer than ``min_loaded`` of the
+        model's tensors loaded is a ``CheckpointError`` naming ``what``)."""
         if resume and self.has_checkpoint():
             return self.load(self.get_checkpoint_file(), restore_rng=True)
-        return self.load(path, checkpointables=[])
+        return self.load(path, checkpointables=[], min_loaded=min_loaded, what=what)
 
 
 def _first(keys: List[str], n: int = 5) -> str:
     return ", ".join(keys[:n]) + (f", ... ({len(keys) - n} more)" if len(keys) > n else "")
+
+
+def mismatch_summary(missing: List[str], unexpected: List[str], mismatched: List[str]) -> str:
+    """``"481 missing keys, e.g. a; 324 unexpected keys, e.g. b"``: each kind of mismatch, counted, with its
+    first key."""
+    kinds = [(missing, "missing"), (unexpected, "unexpected"),
+             ([m.split(":")[0] for m in mismatched], "shape-mismatched")]
+    counted = [f"{len(keys)} {name} keys, e.g. {keys[0]}" for keys, name in kinds if keys]
+    return "; ".join(counted) or "no key differs"
 
 
 def _describe(missing: List[str], unexpected: List[str], mismatched: List[str]) -> List[str]:

@@ -10,6 +10,8 @@ Entry points wrap their work in ``exit_on_user_error()`` so that such an error e
 from __future__ import annotations
 
 import contextlib
+import signal
+import sys
 from typing import Iterator, Optional, Tuple, Type
 
 __all__ = ["UserError", "ConfigValueError", "ToolError", "user_errors", "exit_on_user_error", "one_line"]
@@ -90,12 +92,23 @@ def one_line(e: BaseException) -> str:
     return " ".join((_user_error_in_traceback(text) or text).split())
 
 
+def _stopped_by_signal(e: KeyboardInterrupt) -> int:
+    """Say on stderr, in one line, which signal stopped the program (``e.signum``, SIGINT when absent, as
+    for Ctrl-C); returns the conventional exit status, 128 + the signal's number."""
+    signum = signal.Signals(int(getattr(e, "signum", signal.SIGINT)))
+    print(f"stopped by {signum.name}" + (" (Ctrl-C)" if signum == signal.SIGINT else ""), file=sys.stderr)
+    return 128 + int(signum)
+
+
 @contextlib.contextmanager
 def exit_on_user_error(extra: Tuple[Type[BaseException], ...] = ()) -> Iterator[None]:
     """Turn a user-input error raised inside the block into ``SystemExit("error: <one line>")``, also
-    when a data-loader worker or a spawned process raised it (their tracebacks are cut to its message)."""
+    when a data-loader worker or a spawned process raised it (their tracebacks are cut to its message).
+    A stop by Ctrl-C or SIGTERM (``KeyboardInterrupt``) is one line too, with exit status 130 or 143."""
     try:
         yield
+    except KeyboardInterrupt as e:
+        raise SystemExit(_stopped_by_signal(e)) from None
     except user_errors() + tuple(extra) as e:
         raise SystemExit("error: " + one_line(e)) from None
     except Exception as e:

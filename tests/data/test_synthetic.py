@@ -83,3 +83,23 @@ def test_default_synthetic_dataset_trains_through_the_loader(tmp_path, cfg):
     assert loader.dataset.num_classes == 60
     batch = next(iter(loader))
     assert batch["images"].shape == (16, 3, 32, 16)
+
+
+def test_a_killed_generations_temp_folder_is_removed_and_a_live_ones_kept(tmp_path):
+    """Issue 24 item 13: a generation killed before its rename leaves ``<name>.tmp-<pid>``; the next one
+    removes it when that process no longer runs (and leaves a running generation's alone)."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for pid in (int(dead.stdout), live.pid):
+            (tmp_path / f"Synth.tmp-{pid}" / "query").mkdir(parents=True)
+        generate_synthetic_reid(str(tmp_path / "Synth"), TINY)
+        left = sorted(p.name for p in tmp_path.iterdir())
+    finally:
+        live.kill()
+        live.wait()
+    assert left == ["Synth", f"Synth.tmp-{live.pid}"]

@@ -27,7 +27,20 @@ def root(tmp_path_factory):
     generate_synthetic_reid(str(root / "Market-1501-v15.09.15"), spec)
     (root / "text.pth").write_text("not a checkpoint\n")
     (root / "empty.pth").write_bytes(b"")
+    _save_resnet50_weights(root / "resnet50.pth")
     return root
+
+
+def _save_resnet50_weights(path):
+    import torch
+
+    from fastreid.config import get_cfg
+    from fastreid.modeling.meta_arch.build import build_model
+
+    cfg = get_cfg()
+    cfg.merge_from_list(["MODEL.DEVICE", "cpu", "MODEL.BACKBONE.NAME", "resnet50",
+                         "MODEL.HEADS.NUM_CLASSES", "4"])
+    torch.save({"model": build_model(cfg).state_dict()}, path)
 
 
 # (id, script, extra args, substring of the one error line)
@@ -54,6 +67,13 @@ CASES = [
                               "('CrossEntropyLoss','SpatialAlignLoss')", "MODEL.SAM.MODE", "sideways"], "MODEL.SAM.MODE"),
     ("search-scheme-unused", MSINET_NET, ["MODEL.BACKBONE.NAME", "msinet", "SEARCH.SCHEME", "foo"], "SEARCH.SCHEME"),
     ("genotype", MSINET_NET, ["MODEL.BACKBONE.NAME", "msinet", "MODEL.MSINET.GENOTYPE", "fly"], "MODEL.MSINET.GENOTYPE"),
+    # issue 24
+    ("size-too-small", TRAIN_NET, ["INPUT.SIZE_TRAIN", "[8, 4]", "INPUT.SIZE_TEST", "[8, 4]"],
+     "INPUT.SIZE_TRAIN"),
+    ("sam-mode-unused", MSINET_NET, ["MODEL.BACKBONE.NAME", "msinet", "MODEL.SAM.MODE", "foo"],
+     "MODEL.SAM.MODE"),
+    ("weights-of-another-model", MSINET_NET,
+     ["MODEL.BACKBONE.NAME", "msinet", "MODEL.WEIGHTS", "{root}/resnet50.pth"], "resnet50.pth: only"),
 ]
 
 

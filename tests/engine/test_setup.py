@@ -10,6 +10,7 @@ import torch.nn as nn
 from engine_parts import tiny_cfg
 
 from fastreid.engine import default_setup
+from fastreid.engine.defaults import save_run_config
 from fastreid.engine.hooks import update_bn_stats
 from fastreid.utils import logger as logger_mod
 from fastreid.utils.events import EventStorage, JSONWriter, current_storage, get_event_storage
@@ -34,11 +35,13 @@ def isolated_loggers():
     logger_mod._ATTACHED.update(attached)
 
 
-def test_default_setup_writes_config_and_log_and_fixes_a_random_seed(tmp_path, isolated_loggers):
+def test_default_setup_writes_the_log_and_fixes_a_random_seed(tmp_path, isolated_loggers):
     cfg = tiny_cfg(tmp_path / "out", SEED=-1)
     args = argparse.Namespace(config_file="", eval_only=False, opts=[])
     seed = default_setup(cfg, args)
     assert seed >= 0 and cfg.SEED == seed and cfg.is_frozen()
+    assert not (tmp_path / "out" / "config.yaml").exists()  # written once the run has started
+    save_run_config(cfg)
     dumped = (tmp_path / "out" / "config.yaml").read_text()
     assert f"SEED: {seed}" in dumped
     log = (tmp_path / "out" / "log.txt").read_text()

@@ -72,6 +72,8 @@ def test_paper_search_recipe_and_model():
     ("SEARCH.ARCH_STEPS", "[225, 150]", r"SEARCH.ARCH_STEPS: \[225, 150\]; expected increasing whole epochs"),
     ("SEARCH.ARCH_STEPS", "[0, 150]", r"SEARCH.ARCH_STEPS: \[0, 150\]"),
     ("SEARCH.MEMORY_INIT", "zeros", "SEARCH.MEMORY_INIT: 'zeros'; expected centroid or zero"),
+    # not used without the SAM loss, checked all the same (issue 24 item 4)
+    ("MODEL.SAM.MODE", "foo", "MODEL.SAM.MODE: 'foo'; expected one of positives, negatives, unified"),
 ])
 def test_bad_search_keys_are_refused_before_any_work(key, value, match):
     from fastreid.utils.errors import ConfigValueError

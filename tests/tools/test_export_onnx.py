@@ -94,3 +94,12 @@ def test_other_backbones_export_with_dynamic_batch(tmp_path, backbone, head):
         n_unfused, n_fused = (sum(isinstance(m, torch.nn.Conv2d) for m in net.modules()) for net in (unfused, fused))
         gate_calls = 2 * sum(type(m).__name__ == "ChannelGate" for m in unfused.modules())  # one gate, two branches
         assert n_fused < n_unfused and convs == n_unfused + gate_calls
+
+
+def test_an_output_that_is_a_folder_is_a_one_line_error(tmp_path, osnet_model):
+    """Issue 24 item 7: --output naming a folder stops before the export, in one line."""
+    config, weights = osnet_model
+    with pytest.raises(SystemExit, match=f"^error: --output: {tmp_path} is a folder; expected the path "
+                                         "of the ONNX file to write"):
+        tool.main(["--output", str(tmp_path), "--config-file", str(config), "--weights", str(weights)])
+    assert list(tmp_path.iterdir()) == []

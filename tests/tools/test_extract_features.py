@@ -71,3 +71,28 @@ def test_training_yaml_without_class_count_takes_it_from_the_checkpoint(tmp_path
     with pytest.raises(SystemExit, match="NUM_CLASSES is 0 and .*bare.pth does not record num_classes"):
         tool.main(["--input", str(colour_folder), "--output", str(out), "--config-file", str(cfg),
                    "--weights", str(bare)])
+
+
+def test_an_unreadable_image_is_named_without_advice_the_tool_ignores(tmp_path, osnet_model, colour_folder):
+    """Issue 24 item 8: the tools read the files they are given whatever DATASETS.SKIP_CORRUPT says, so
+    they do not advise it."""
+    bad = colour_folder / "002" / "c1_1.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(SystemExit, match=f"cannot read image {bad}: .*leave it out of the input") as e:
+        tool.main(["--input", str(colour_folder), "--output", str(tmp_path / "f.npz"),
+                   "--config-file", str(osnet_model[0]), "--weights", str(osnet_model[1])])
+    assert "SKIP_CORRUPT" not in str(e.value)
+
+
+@pytest.mark.parametrize("content", [b"paths,features\n1,2\n", b"\x80\x04K\x01."])
+def test_a_file_that_is_not_a_features_file_is_named_as_such(tmp_path, content):
+    """Issue 24 item 8: a text (or pickle) file given as a features file: one line, no unpickling advice."""
+    from fastreid.evaluation.feature_files import load_features
+    from fastreid.utils.errors import ToolError
+
+    path = tmp_path / "gallery.npz"
+    path.write_bytes(content)
+    with pytest.raises(ToolError, match=f"^{path}: not a features file .*; expected the .npz file written by "
+                                        "tools/extract_features.py$") as e:
+        load_features(str(path))
+    assert "allow_pickle" not in str(e.value)

@@ -31,9 +31,16 @@ from fastreid.modeling.losses.build import LOSS_REGISTRY
 from fastreid.utils.errors import ConfigValueError
 
 __all__ = ["SAM_MODES", "mutual_activation", "PositionActivation", "SpatialAlignLoss",
-           "build_spatial_align_loss"]
+           "build_spatial_align_loss", "check_sam_mode"]
 
 SAM_MODES = ("positives", "negatives", "unified", "separated", "separated_pam")
+
+
+def check_sam_mode(mode: object) -> None:
+    """MODEL.SAM.MODE is one of :data:`SAM_MODES` (else one line naming the key and value)."""
+    if mode not in SAM_MODES:
+        raise ConfigValueError(f"MODEL.SAM.MODE: {mode!r}; expected one of {', '.join(SAM_MODES)}",
+                               key="MODEL.SAM.MODE", value=mode, expected=", ".join(SAM_MODES))
 
 
 def mutual_activation(x: torch.Tensor) -> torch.Tensor:
@@ -90,8 +97,7 @@ class SpatialAlignLoss(nn.Module):
     def __init__(self, in_channels: int, mode: str = "separated_pam", weight: float = 2.0,
                  pam_channels: int = 64, softmax: bool = False) -> None:
         super().__init__()
-        if mode not in SAM_MODES:
-            raise ConfigValueError(f"MODEL.SAM.MODE: {mode!r}; expected one of {', '.join(SAM_MODES)}")
+        check_sam_mode(mode)
         self.mode = mode
         self.weight = float(weight)
         self.pam: Optional[PositionActivation] = (

@@ -28,6 +28,7 @@ from fastreid.utils import comm
 from fastreid.utils.comm import unwrap_model
 from fastreid.utils.errors import ConfigValueError
 
+from .sam import check_sam_mode
 from .search_hooks import GenotypeLogger, MemoryRefresh
 from .search_objectives import SEARCH_SCHEMES, build_objective
 from .search_step import ArchitectStep, SearchStep
@@ -40,8 +41,9 @@ SEARCH_PROTOCOLS = ("paper", "authors")
 
 
 def check_search_cfg(cfg) -> None:
-    """The SEARCH keys hold accepted values (checked even when SEARCH.ENABLED is False, so a typo never
-    waits silently for the day the search is switched on)."""
+    """The SEARCH keys, and MODEL.SAM.MODE, hold accepted values (checked even when SEARCH.ENABLED is
+    False and the SAM loss is not trained, so a typo never waits silently for the day they are used)."""
+    check_sam_mode(cfg.MODEL.SAM.MODE)
     s = cfg.SEARCH
     if s.SCHEME not in SEARCH_SCHEMES:
         raise ConfigValueError(f"SEARCH.SCHEME: {s.SCHEME!r} is not a search scheme; expected one of "
