@@ -38,6 +38,8 @@ from typing import Dict, Tuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from fastreid.utils.env import process_alive
+
 __all__ = ["DOMAINS", "DOMAIN_SEEDS", "SyntheticSpec", "generate_synthetic_reid", "read_spec", "render_image",
            "render_person"]
 
@@ -373,17 +375,6 @@ def _plan(spec: SyntheticSpec) -> Tuple[Dict[int, Tuple[int, ...]], range, range
     return cams, train_ids, test_ids
 
 
-def _process_runs(pid: int) -> bool:
-    """Whether process ``pid`` exists on this machine (one of another user counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_temp_folders(out: Path) -> None:
     """Delete the ``<out>.tmp-<pid>`` folders of generations whose process no longer runs (killed before
     their rename): nothing else ever removes them."""
@@ -391,7 +382,7 @@ def _remove_stale_temp_folders(out: Path) -> None:
         return
     for tmp in out.parent.iterdir():
         prefix, _, pid = tmp.name.rpartition(".tmp-")
-        if prefix == out.name and pid.isdigit() and tmp.is_dir() and not _process_runs(int(pid)):
+        if prefix == out.name and pid.isdigit() and tmp.is_dir() and not process_alive(int(pid)):
             logger.warning("removing %s, left by a generation that was stopped (process %s no longer runs)",
                            tmp, pid)
             shutil.rmtree(tmp, ignore_errors=True)

@@ -25,6 +25,7 @@ import socket
 import time
 from typing import Optional
 
+from fastreid.utils.env import process_alive
 from fastreid.utils.errors import UserError
 
 __all__ = ["RunDirError", "claim_run_dir", "keep_previous_config", "set_aside_previous_run", "LOCK_FILE"]
@@ -49,16 +50,6 @@ def _holds_run(output_dir: str) -> Optional[str]:
     return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _read_lock(path: str):
     try:
         with open(path) as f:
@@ -78,7 +69,7 @@ def _acquire_lock(output_dir: str) -> None:
             holder = _read_lock(path)
             if holder is not None and holder[0] == os.getpid():
                 return  # this process already holds it (a second setup in the same process)
-            if holder is not None and (holder[1] != socket.gethostname() or _alive(holder[0])):
+            if holder is not None and (holder[1] != socket.gethostname() or process_alive(holder[0])):
                 raise RunDirError(f"OUTPUT_DIR {output_dir} is in use by process {holder[0]} on {holder[1]} "
                                   f"(since {holder[2]}); wait for it, stop it, or choose another OUTPUT_DIR "
                                   f"(if no such process exists, delete {path})") from None

@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
-__all__ = ["seed_all_rng", "derive_seed", "collect_env_info", "machine_summary", "format_machine"]
+__all__ = ["seed_all_rng", "derive_seed", "collect_env_info", "machine_summary", "format_machine", "process_alive"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,3 +132,15 @@ def resolve_device(name: str, key: str = "MODEL.DEVICE") -> torch.device:
             raise ConfigValueError(f"{key}: {name!r} but only {torch.cuda.device_count()} GPU(s) are visible",
                                    key=key, value=name, expected=f"cuda:0..{torch.cuda.device_count() - 1}")
     return device
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (one of another user counts): a lock's holder or
+    a temporary folder's writer that no longer runs left it behind."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
