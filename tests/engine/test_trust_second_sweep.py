@@ -170,8 +170,7 @@ def test_a_corrupt_training_image_stops_the_run_before_it_starts(root, tmp_path)
 # 12. Ctrl-C and SIGTERM: saved, one line, the conventional exit status
 STOP_AT_EPOCH_2 = """
 import os, signal, sys
-sys.path.insert(0, sys.argv[3])
-from engine_parts import TinyTrainer, tiny_cfg
+from engine_parts import TinyTrainer, tiny_cfg  # tests/engine is on PYTHONPATH
 from fastreid.engine import HookBase
 from fastreid.utils.errors import exit_on_user_error
 
@@ -190,8 +189,9 @@ with exit_on_user_error():
 @pytest.mark.parametrize("signame, status, line", [("SIGINT", 130, "stopped by SIGINT (Ctrl-C)"),
                                                    ("SIGTERM", 143, "stopped by SIGTERM")])
 def test_a_signal_stops_training_in_one_line_with_its_exit_status(tmp_path, signame, status, line):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-c", STOP_AT_EPOCH_2, str(tmp_path), signame, str(ENGINE_TESTS)],
+    path = os.pathsep.join(p for p in (str(ENGINE_TESTS), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
+    proc = subprocess.run([sys.executable, "-c", STOP_AT_EPOCH_2, str(tmp_path), signame],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == status, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
