@@ -4,46 +4,21 @@ the model checkpoint loads into a plain config, a resumed run continues on the s
 memory, and bad values stop before any work with one line."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+import unsup_testlib
 
-from fastreid.data.synthetic import SyntheticSpec, generate_synthetic_reid
 from fastreid.utils.checkpoint import load_torch_file
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "projects" / "UnsupReID" / "train_net.py"
-CONFIG = REPO / "projects" / "UnsupReID" / "configs" / "Base-cluster-contrast.yml"
-TINY = [
-    "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.NAME", "osnet", "MODEL.BACKBONE.PRETRAIN", "False",
-    "MODEL.HEADS.POOL_LAYER", "avg", "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
-    "SOLVER.IMS_PER_BATCH", "8", "DATALOADER.NUM_INSTANCE", "2", "DATALOADER.NUM_WORKERS", "0",
-    "SOLVER.MAX_EPOCH", "3", "SOLVER.ITERS_PER_EPOCH", "2", "SOLVER.STEPS", "[2]", "SOLVER.CHECKPOINT_PERIOD", "1",
-    "TEST.EVAL_PERIOD", "0", "TEST.IMS_PER_BATCH", "16", "SEED", "0",
-    "UNSUP.CLUSTER.K1", "6", "UNSUP.CLUSTER.K2", "2", "UNSUP.CLUSTER.MIN_SAMPLES", "2", "UNSUP.CLUSTER.EPS", "0.7",
-    "UNSUP.CLUSTER.PERIOD", "2",
-]
+TINY = [*unsup_testlib.TINY, "SOLVER.MAX_EPOCH", "3", "SOLVER.ITERS_PER_EPOCH", "2", "UNSUP.CLUSTER.PERIOD", "2"]
+_run = unsup_testlib.run
 
 
 @pytest.fixture(scope="module")
 def market_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("datasets")
-    spec = SyntheticSpec(num_train_ids=8, num_test_ids=4, num_cameras=2, images_per_camera=2, height=64, width=32,
-                         num_distractors=2, num_junk=1, seed=0)
-    generate_synthetic_reid(str(root / "Market-1501-v15.09.15"), spec)
+    unsup_testlib.tiny_market(root)
     return root
-
-
-def _run(args, ok=True):
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--config-file", str(CONFIG), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-    out = proc.stdout + proc.stderr
-    assert (proc.returncode == 0) == ok, out[-4000:]
-    return out
 
 
 def _data(root):

@@ -8,32 +8,21 @@ from pathlib import Path
 
 import pytest
 import torch
+import unsup_testlib
 
 from fastreid.config import get_cfg
-from fastreid.data.synthetic import SyntheticSpec, generate_synthetic_reid
 from fastreid.engine.launch import launch
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "projects" / "UnsupReID" / "configs" / "Base-cluster-contrast.yml"
-TINY = [
-    "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.NAME", "osnet", "MODEL.BACKBONE.PRETRAIN", "False",
-    "MODEL.HEADS.POOL_LAYER", "avg", "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
-    "SOLVER.IMS_PER_BATCH", "8", "DATALOADER.NUM_INSTANCE", "2", "DATALOADER.NUM_WORKERS", "0",
-    "SOLVER.MAX_EPOCH", "2", "SOLVER.ITERS_PER_EPOCH", "1", "SOLVER.STEPS", "[2]",
-    "SOLVER.CHECKPOINT_PERIOD", "1",
-    "SOLVER.LOG_PERIOD", "100", "TEST.EVAL_PERIOD", "0", "TEST.IMS_PER_BATCH", "16", "SEED", "0",
-    "UNSUP.CLUSTER.K1", "6", "UNSUP.CLUSTER.K2", "2", "UNSUP.CLUSTER.MIN_SAMPLES", "2",
-    "UNSUP.CLUSTER.EPS", "0.7",
-    "UNSUP.CLUSTER.PERIOD", "1", "UNSUP.CLUSTER.IMS_PER_BATCH", "4",
-]
+TINY = [*unsup_testlib.TINY, "SOLVER.MAX_EPOCH", "2", "SOLVER.ITERS_PER_EPOCH", "1", "SOLVER.LOG_PERIOD", "100",
+        "UNSUP.CLUSTER.PERIOD", "1", "UNSUP.CLUSTER.IMS_PER_BATCH", "4"]
 
 
 @pytest.fixture(scope="module")
 def market_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("datasets")
-    spec = SyntheticSpec(num_train_ids=8, num_test_ids=4, num_cameras=2, images_per_camera=2, height=64,
-                         width=32, num_distractors=2, num_junk=1, seed=0)
-    generate_synthetic_reid(str(root / "Market-1501-v15.09.15"), spec)
+    unsup_testlib.tiny_market(root)
     return str(root)
 
 

@@ -3,51 +3,29 @@ set (batches from the GroupSampler): the clustering round runs, no quality again
 (there are none), clustering.json is written; the supervised train_net refuses the folder with one line."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import unsup_testlib
 
-from fastreid.data.synthetic import SyntheticSpec, generate_synthetic_reid
-
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "projects" / "UnsupReID" / "train_net.py"
-CONFIG = REPO / "projects" / "UnsupReID" / "configs" / "Base-cluster-contrast.yml"
-TINY = [
-    "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.NAME", "osnet", "MODEL.BACKBONE.PRETRAIN", "False",
-    "MODEL.HEADS.POOL_LAYER", "avg", "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
-    "SOLVER.IMS_PER_BATCH", "8", "DATALOADER.NUM_INSTANCE", "2", "DATALOADER.NUM_WORKERS", "0",
-    "SOLVER.MAX_EPOCH", "1", "SOLVER.ITERS_PER_EPOCH", "2", "SOLVER.STEPS", "[2]",
-    "SOLVER.CHECKPOINT_PERIOD", "1",
-    "TEST.EVAL_PERIOD", "0", "TEST.IMS_PER_BATCH", "16", "SEED", "0",
-    "UNSUP.CLUSTER.K1", "6", "UNSUP.CLUSTER.K2", "2", "UNSUP.CLUSTER.MIN_SAMPLES", "2",
-    "UNSUP.CLUSTER.EPS", "0.7",
-]
+REPO, SCRIPT = unsup_testlib.REPO, unsup_testlib.SCRIPT
+TINY = [*unsup_testlib.TINY, "SOLVER.MAX_EPOCH", "1", "SOLVER.ITERS_PER_EPOCH", "2"]
 
 
 @pytest.fixture(scope="module")
 def flat_dir(tmp_path_factory):
     """The synthetic generator's Market-style training images, copied flat into one folder."""
     root = tmp_path_factory.mktemp("gen")
-    spec = SyntheticSpec(num_train_ids=8, num_test_ids=4, num_cameras=2, images_per_camera=2, height=64,
-                         width=32, num_distractors=2, num_junk=1, seed=0)
-    market = generate_synthetic_reid(str(root / "Market-1501-v15.09.15"), spec)
+    market = unsup_testlib.tiny_market(root)
     flat = tmp_path_factory.mktemp("flat")
     for f in sorted(Path(market, "bounding_box_train").glob("*.jpg")):
         shutil.copy(f, flat / f.name)
     return flat
 
 
-def _run(script, args, ok=True, config=CONFIG):
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
-    cmd = [sys.executable, str(script)] + (["--config-file", str(config)] if config else []) + list(args)
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    out = proc.stdout + proc.stderr
-    assert (proc.returncode == 0) == ok, out[-4000:]
-    return out
+def _run(script, args, ok=True, config=unsup_testlib.CONFIG):
+    return unsup_testlib.run(args, ok=ok, script=script, config=config)
 
 
 def _data(flat):

@@ -7,18 +7,15 @@ and --eval-only."""
 import copy
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
+import unsup_testlib
 
 from fastreid.config import get_cfg
 from fastreid.data.common import CommDataset
-from fastreid.data.synthetic import SyntheticSpec, generate_synthetic_reid
 from fastreid.engine.predictor import DefaultPredictor
 from fastreid.modeling.inference import inference_model
 from fastreid.modeling.meta_arch.build import build_model
@@ -37,7 +34,6 @@ from unsupreid.idm_loss import bridge_feat_loss, bridge_prob_loss, diversity_los
 from unsupreid.idm_trainer import DomainPairLoader, IDMTrainer, per_domain_cfg
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "projects" / "UnsupReID" / "train_net.py"
 BASE = REPO / "projects" / "UnsupReID" / "configs" / "Base-IDM.yml"
 DOMAIN_BNS = (DomainBatchNorm1d, DomainBatchNorm2d)
 
@@ -336,21 +332,13 @@ def two_domains(tmp_path_factory):
     """Market-1501 source (8 identities, 32 images) and a DukeMTMC-layout target of other, dusk-rendered
     people (6 identities, 24 images) under one data root."""
     root = tmp_path_factory.mktemp("datasets")
-    common = dict(num_test_ids=4, num_cameras=2, images_per_camera=2, height=64, width=32, num_distractors=2,
-                  num_junk=1)
-    generate_synthetic_reid(str(root / "Market-1501-v15.09.15"), SyntheticSpec(num_train_ids=8, seed=0, **common))
-    generate_synthetic_reid(str(root / "DukeMTMC-reID"),
-                            SyntheticSpec(num_train_ids=6, seed=1, domain="dusk", **common))
+    unsup_testlib.tiny_market(root)
+    unsup_testlib.tiny_market(root, "DukeMTMC-reID", num_train_ids=6, seed=1, domain="dusk")
     return root
 
 
 def _run(args, ok=True):
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--config-file", str(BASE), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-    out = proc.stdout + proc.stderr
-    assert (proc.returncode == 0) == ok, out[-4000:]
-    return out
+    return unsup_testlib.run(args, ok=ok, config=BASE)
 
 
 @pytest.mark.slow
