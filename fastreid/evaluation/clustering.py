@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from scipy import sparse
@@ -24,7 +24,7 @@ from fastreid.utils.errors import ConfigValueError, UserError
 from .distance import l2_normalize
 from .rerank import encoding_columns, k_reciprocal_encoding, sum_of_minima
 
-__all__ = ["ClusteringError", "ClusteringResult", "jaccard_distance", "dbscan_labels", "cluster_features",
+__all__ = ["ClusteringError", "ClusteringResult", "jaccard_distance", "dbscan_labels", "cluster_features", "most_clusters_eps",
            "clustering_quality", "cluster_centroids"]
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,9 @@ class ClusteringResult:
     """Pseudo-labels of one clustering round.
 
     labels: (N,) int64, cluster ids 0..C-1 in order of first appearance, -1 for outliers;
-    cluster_sizes: (C,) int64 images per cluster; seconds: wall time of distance + DBSCAN.
+    cluster_sizes: (C,) int64 images per cluster; seconds: wall time of distance + DBSCAN;
+    eps: the DBSCAN radius used (the chosen one when a grid was given); clusters_per_eps: {eps: clusters}
+    of every radius tried.
     """
 
     labels: np.ndarray
@@ -57,6 +59,8 @@ class ClusteringResult:
     outlier_ratio: float
     seconds: float
     cluster_sizes: np.ndarray
+    eps: float = 0.6
+    clusters_per_eps: Dict[float, int] = field(default_factory=dict)
 
 
 def _check_positive_int(value: object, key: str, minimum: int = 1) -> int:
@@ -194,9 +198,9 @@ def dbscan_labels(distance, eps: float = 0.6, min_samples: int = 4, *,
     return _renumber_by_first_appearance(labels)
 
 
-def _check_round(labels: np.ndarray, eps: float, min_samples: int, key_prefix: str) -> None:
+def _check_round(labels: np.ndarray, eps, min_samples: int, key_prefix: str, eps_key: str = "EPS") -> None:
     """A round with no cluster, or with every clustered image in one cluster, cannot train anything."""
-    settings = f"{key_prefix}.EPS={eps} and {key_prefix}.MIN_SAMPLES={min_samples}"
+    settings = f"{key_prefix}.{eps_key}={eps} and {key_prefix}.MIN_SAMPLES={min_samples}"
     num_clusters = int(labels.max()) + 1 if len(labels) else 0
     if num_clusters == 0:
         raise ClusteringError(f"clustering found no cluster among {len(labels)} images with {settings}: every "
@@ -207,29 +211,67 @@ def _check_round(labels: np.ndarray, eps: float, min_samples: int, key_prefix: s
                               f"outliers) into a single cluster with {settings}; lower EPS or raise MIN_SAMPLES")
 
 
-def cluster_features(features: np.ndarray, eps: float = 0.6, min_samples: int = 4, k1: int = 30, k2: int = 6,
-                     use_faiss: bool = True, *, key_prefix: str = "UNSUP.CLUSTER",
+def most_clusters_eps(distance, eps_grid: Sequence[float], min_samples: int, *,
+                      key_prefix: str = "UNSUP.CLUSTER") -> Tuple[float, np.ndarray, Dict[float, int]]:
+    """DBSCAN at every radius of ``eps_grid``; returns the radius that found the most clusters (a tie goes
+    to the larger radius: fewer images left out), its labels and {eps: clusters} of every radius.
+
+    A label-free choice: too small a radius leaves most images out and finds few clusters, too large a
+    one merges identities into few clusters; the count peaks between the two.
+    """
+    if not len(eps_grid):
+        raise ConfigValueError(f"{key_prefix}.EPS_GRID: empty; expected radii in (0, 1) to choose from",
+                               key=f"{key_prefix}.EPS_GRID", value=tuple(eps_grid))
+    grid = sorted({_check_eps(e, key_prefix) for e in eps_grid})
+    counts: Dict[float, int] = {}
+    best: Optional[Tuple[int, float, np.ndarray]] = None
+    for eps in grid:
+        labels = dbscan_labels(distance, eps, min_samples, key_prefix=key_prefix)
+        counts[eps] = int(labels.max()) + 1 if len(labels) else 0
+        if best is None or counts[eps] >= best[0]:
+            best = (counts[eps], eps, labels)
+    assert best is not None
+    return best[1], best[2], counts
+
+
+def cluster_features(features: np.ndarray, eps: Union[float, Sequence[float]] = 0.6, min_samples: int = 4,
+                     k1: int = 30, k2: int = 6, use_faiss: bool = True, *, key_prefix: str = "UNSUP.CLUSTER",
                      progress: Progress = None) -> ClusteringResult:
     """One clustering round: :func:`jaccard_distance` then :func:`dbscan_labels` on L2-normalised features.
 
-    Settings are checked before the (minutes long) distance. Raises :class:`ClusteringError` when DBSCAN
-    finds no cluster or a single one, since neither gives pseudo-labels to train on.
+    ``eps``: one radius, or several, of which the one finding the most clusters is used
+    (:func:`most_clusters_eps`). Settings are checked before the (minutes long) distance. Raises
+    :class:`ClusteringError` when DBSCAN finds no cluster or a single one, since neither gives
+    pseudo-labels to train on.
     """
-    eps = _check_eps(eps, key_prefix)
+    grid = [float(e) for e in eps] if isinstance(eps, (list, tuple)) else None
+    if grid is None:
+        eps = _check_eps(eps, key_prefix)
+    else:
+        for e in grid:
+            _check_eps(e, key_prefix)
     min_samples = _check_min_samples(min_samples, len(features), key_prefix)
     start = time.perf_counter()
     distance = jaccard_distance(features, k1, k2, use_faiss=use_faiss, progress=progress, key_prefix=key_prefix)
-    labels = dbscan_labels(distance, eps, min_samples, key_prefix=key_prefix)
+    if grid is None:
+        labels = dbscan_labels(distance, eps, min_samples, key_prefix=key_prefix)
+        counts = {float(eps): int(labels.max()) + 1 if len(labels) else 0}
+    else:
+        eps, labels, counts = most_clusters_eps(distance, grid, min_samples, key_prefix=key_prefix)
     del distance
     seconds = time.perf_counter() - start
-    _check_round(labels, eps, min_samples, key_prefix)
+    if grid is None:
+        _check_round(labels, eps, min_samples, key_prefix)
+    else:
+        _check_round(labels, tuple(grid), min_samples, key_prefix, eps_key="EPS_GRID")
     sizes = np.bincount(labels[labels >= 0])
     num_outliers = int((labels < 0).sum())
-    logger.info("clustering: %d images -> %d clusters, %d outliers (%.1f%%), %.1f s", len(labels), len(sizes),
-                num_outliers, 100.0 * num_outliers / len(labels), seconds)
+    tried = "" if grid is None else " (eps %s of %s)" % (eps, ", ".join(f"{e}: {c}" for e, c in counts.items()))
+    logger.info("clustering: %d images -> %d clusters, %d outliers (%.1f%%), %.1f s%s", len(labels), len(sizes),
+                num_outliers, 100.0 * num_outliers / len(labels), seconds, tried)
     return ClusteringResult(labels=labels, num_clusters=len(sizes), num_outliers=num_outliers,
                             outlier_ratio=num_outliers / len(labels), seconds=seconds,
-                            cluster_sizes=sizes.astype(np.int64))
+                            cluster_sizes=sizes.astype(np.int64), eps=float(eps), clusters_per_eps=counts)
 
 
 def _same_cluster_pairs(counts: np.ndarray) -> float:

@@ -282,3 +282,47 @@ def test_round_with_single_cluster_raises():
     with pytest.raises(ClusteringError) as excinfo:
         cluster_features(feats, eps=0.6, min_samples=4, k1=10, k2=3)
     one_line_error(excinfo, "single cluster", "UNSUP.CLUSTER.EPS=0.6", "lower EPS or raise MIN_SAMPLES")
+
+
+def line_distance(points):
+    x = np.asarray(points, dtype=np.float64)
+    return np.abs(x[:, None] - x[None, :])
+
+
+# three groups of four on a line, 0.2 apart: 0.005 finds nothing, 0.05 and 0.1 the three groups, 0.25 one
+THREE_GROUPS = [g + 0.01 * i for g in (0.0, 0.2, 0.4) for i in range(4)]
+
+
+def test_most_clusters_eps_picks_the_peak_and_the_larger_radius_on_a_tie():
+    distance = line_distance(THREE_GROUPS)
+    eps, labels, counts = clustering_module.most_clusters_eps(distance, [0.25, 0.005, 0.1, 0.05], min_samples=4)
+    assert counts == {0.005: 0, 0.05: 3, 0.1: 3, 0.25: 1}
+    assert eps == 0.1
+    np.testing.assert_array_equal(labels, np.repeat([0, 1, 2], 4))
+    np.testing.assert_array_equal(labels, dbscan_labels(distance, 0.1, 4))
+
+
+def test_most_clusters_eps_checks_the_grid():
+    distance = line_distance(THREE_GROUPS)
+    with pytest.raises(ConfigValueError, match="EPS_GRID: empty"):
+        clustering_module.most_clusters_eps(distance, [], min_samples=4)
+    with pytest.raises(ConfigValueError, match="EPS"):
+        clustering_module.most_clusters_eps(distance, [0.1, 1.5], min_samples=4)
+
+
+def test_cluster_features_with_a_grid_reports_the_chosen_radius():
+    feats, ids = blobs(num_ids=6, per_id=12, seed=0)
+    single = cluster_features(feats, eps=0.6, min_samples=4, k1=20, k2=6)
+    assert single.eps == 0.6 and single.clusters_per_eps == {0.6: 6}
+    grid = cluster_features(feats, eps=(0.05, 0.6), min_samples=4, k1=20, k2=6)
+    assert set(grid.clusters_per_eps) == {0.05, 0.6} and grid.clusters_per_eps[0.6] == 6  # 0.05: <= 6
+    assert grid.eps == 0.6
+    np.testing.assert_array_equal(grid.labels, single.labels)
+
+
+def test_round_with_a_grid_that_finds_no_cluster_names_the_grid():
+    rng = np.random.default_rng(4)
+    feats = l2_normalize(rng.standard_normal((12, 64)).astype(np.float32))
+    with pytest.raises(ClusteringError) as excinfo:
+        cluster_features(feats, eps=(0.01, 0.05), min_samples=3, k1=5, k2=2)
+    one_line_error(excinfo, "no cluster", "UNSUP.CLUSTER.EPS_GRID=(0.01, 0.05)")

@@ -28,11 +28,13 @@ def _data(root):
 @pytest.mark.slow
 def test_trains_on_pseudo_labels_reports_quality_and_resumes(market_root, tmp_path):
     out_dir = tmp_path / "run"
-    args = [*TINY, *_data(market_root), "OUTPUT_DIR", str(out_dir)]
+    # EPS_GRID: each round takes the radius of the grid that finds the most clusters, and reports it
+    args = [*TINY, *_data(market_root), "OUTPUT_DIR", str(out_dir), "UNSUP.CLUSTER.EPS_GRID", "(0.5, 0.7)"]
     log = _run([*args, "SOLVER.MAX_EPOCH", "2"])
-    assert "Clustering round at epoch 0:" in log and "against the hidden labels: NMI" in log
+    assert "Clustering round at epoch 0 (eps 0.5)" in log or "Clustering round at epoch 0 (eps 0.7)" in log
+    assert "against the hidden labels: NMI" in log
     rounds = json.loads((out_dir / "clustering.json").read_text())
-    assert [r["epoch"] for r in rounds] == [0] and rounds[0]["images"] == 32
+    assert [r["epoch"] for r in rounds] == [0] and rounds[0]["images"] == 32 and rounds[0]["eps"] in (0.5, 0.7)
     assert 0.0 <= rounds[0]["nmi"] <= 1.0 and rounds[0]["clusters"] >= 4
     assert (out_dir / "clustering.png").stat().st_size > 0
     metrics = [json.loads(line) for line in (out_dir / "metrics.json").read_text().splitlines()]
@@ -43,13 +45,14 @@ def test_trains_on_pseudo_labels_reports_quality_and_resumes(market_root, tmp_pa
     assert labels.shape == (32,) and int(labels.max()) + 1 == rounds[0]["clusters"]
     # resume at epoch 2, a round (PERIOD 2): clustering runs again and the history continues
     log = _run(["--resume", *args])
-    assert "Resuming at epoch 2" in log and "Clustering round at epoch 2:" in log
+    assert "Resuming at epoch 2" in log and "Clustering round at epoch 2 (" in log
     assert [r["epoch"] for r in json.loads((out_dir / "clustering.json").read_text())] == [0, 2]
 
 
 def test_bad_values_stop_before_any_work_with_one_line(market_root, tmp_path):
     for key, value, expected in (("UNSUP.CLUSTER.EPS", "1.5", "UNSUP.CLUSTER.EPS: 1.5"),
                                  ("UNSUP.CLUSTER.MIN_SAMPLES", "0", "UNSUP.CLUSTER.MIN_SAMPLES: 0"),
+                                 ("UNSUP.CLUSTER.EPS_GRID", "(0.3, 1.2)", "UNSUP.CLUSTER.EPS_GRID: (0.3, 1.2)"),
                                  ("SOLVER.ITERS_PER_EPOCH", "0", "SOLVER.ITERS_PER_EPOCH"),
                                  ("UNSUP.CLUSTER.MIN_SAMPLES", "40", "fewer than UNSUP.CLUSTER.MIN_SAMPLES 40")):
         err = _run([*TINY, *_data(market_root), "OUTPUT_DIR", str(tmp_path / key / value), key, value], ok=False)
@@ -67,7 +70,7 @@ def test_a_run_resumed_between_rounds_trains_on_the_saved_labels_and_evaluates(m
     log = _run(["--resume", *args])  # epoch 1 is not a round (PERIOD 2): the saved labels and memory
     assert "Resuming at epoch 1" in log and "Clustering round at epoch 1" not in log
     assert "Epoch 1: training on the saved pseudo-labels of the last round" in log
-    assert "Clustering round at epoch 2:" in log
+    assert "Clustering round at epoch 2 (" in log
     # the checkpoint of epoch 1 holds the round of epoch 0: its labels and its (since updated) memory
     resumed = load_torch_file(str(out_dir / "model_0001.pth"))["pseudo_labels"]
     assert resumed["labels"].tolist() == saved["labels"].tolist()

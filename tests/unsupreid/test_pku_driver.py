@@ -22,14 +22,25 @@ def test_report_tests_adaptation_against_direct_transfer_and_lists_stopped_runs(
     runs = {"direct": {"msinet": {0: run(10.0), 1: run(11.0), 2: run(12.0)}},
             "adapt": {"msinet": {0: run(20.0), 1: run(22.0), 2: run(21.0)}},
             "usl": {"msinet": {0: {"failed": "clustering put all 629 clustered images into a single cluster"},
-                               1: run(5.0)}}}
-    summary = drv.write_report(tmp_path, runs, ["msinet"])
+                               1: run(5.0)}},
+            "adapt_eps0.6": {"msinet": {0: run(15.0)}}}
+    for row, per_b in runs.items():  # as the runs leave them: runs/<row folder>/<backbone>/seed<k>/result.json
+        for b, per_seed in per_b.items():
+            for seed, result in per_seed.items():
+                folder = tmp_path / "runs" / drv.RUN_FOLDER.get(row, row) / b / f"seed{seed}"
+                folder.mkdir(parents=True)
+                (folder / "result.json").write_text(json.dumps(result))
+    (tmp_path / "runs" / "adapt" / "msinet" / "seed3").mkdir()  # a run in progress: no result.json yet
+    summary = drv.write_report(tmp_path)
     assert summary["rows"]["adapt"]["msinet"]["mAP"]["mean"] == 21.0
     assert summary["rows"]["usl"]["msinet"]["seeds"] == [1]  # the stopped seed is not averaged
     assert summary["failed"]["usl"]["msinet"] == {0: runs["usl"]["msinet"][0]["failed"]}
     test = next(t for t in summary["tests"] if t["what"] == "msinet: adapt - direct")
     assert test["diff"] == 10.0 and test["df"] > 2 and test["p"] < 0.01
+    assert "idm" not in summary["rows"]  # no run of it yet
+    assert summary["rows"]["adapt_eps0.6"]["msinet"]["seeds"] == [0]
     assert "supervised" in summary["rows"] and len(summary["rows"]["supervised"]["msinet"]["seeds"]) == 3
     text = (tmp_path / "results.md").read_text()
+    assert "adaptation, fixed eps 0.6 (first runs) | 15.0" in text and "IDM" not in text
     assert "stopped: seed 0" in text and "usl, msinet, seed 0: clustering put all" in text
     assert json.loads((tmp_path / "results.json").read_text())["rows"]["direct"]["msinet"]["mAP"]["mean"] == 11.0

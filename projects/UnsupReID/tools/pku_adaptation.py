@@ -7,19 +7,26 @@ Per backbone (MSINet ``msmt`` genotype, OSNet, ResNet-50; FBLNeck for all) and s
    subset's 34 test identities: **direct transfer**;
 2. ``adapt``: clustering-based training (Cluster Contrast, projects/UnsupReID) on the 40 PKU training
    identities with their labels hidden, started from the source model: **adaptation**;
-3. ``usl``: the same from scratch: **unsupervised learning**.
+3. ``idm``: IDM, the synthetic source (labelled) and the PKU training images (labels hidden) trained
+   jointly from scratch, as its authors train it;
+4. ``usl``: clustering-based training from scratch: **unsupervised learning**.
 
 The supervised PKU rows (the ceiling) are the PKU comparison's (``results/pku_compare``: the same
-architectures, head and recipe, 3 seeds). Every hyper-parameter is fixed in the YAMLs before any run
-(Cluster Contrast's defaults; the supervised learning rates chosen on a PKU validation split of the
-training identities, ``results/pku_compare/tune/chosen.json``); the test split is read only by each
-run's final evaluation.
+architectures, head and recipe, 3 seeds). The learning rates of the supervised rows were chosen on a PKU
+validation split of the training identities (``results/pku_compare/tune/chosen.json``); the clustering
+settings are Cluster Contrast's, but the DBSCAN radius: each round takes the radius of a grid that finds
+the most clusters (``UNSUP.CLUSTER.EPS_GRID``, label-free). That rule replaced Cluster Contrast's fixed 0.6
+after its first runs here (kept as the ``*_eps0.6`` rows) merged the 40 identities into a handful of
+clusters; ``eps_probe.json`` records, for each seed-0 source model, the clusters found at each radius at
+the first round (and, as a check a user without labels would not have, their quality against the hidden
+training labels). The test split is read only by each run's final evaluation.
 
     python projects/UnsupReID/tools/pku_adaptation.py --output results/unsup_pku --seeds 3
 
 Rerunning the command skips finished runs and resumes an interrupted one from its last epoch, so the
-experiment may be stopped (Ctrl-C) and continued. Writes ``results.json`` and ``results.md`` (mean and
-spread over seeds, Welch's t with degrees of freedom and p for the differences read) in OUTPUT.
+experiment may be stopped (Ctrl-C) and continued; two commands with different ``--backbones`` may run at
+once. Writes ``results.json`` and ``results.md`` (mean and spread over seeds, Welch's t with degrees of
+freedom and p for the differences read) in OUTPUT, from every run found there.
 """
 
 from __future__ import annotations
@@ -40,9 +47,14 @@ from fastreid.utils.stats import mean_std, welch
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "projects" / "UnsupReID" / "configs" / "PKUReIDSubset"
 BACKBONES = ("msinet", "osnet", "resnet50")
-ROWS = ("direct", "adapt", "usl")
+ROWS = ("direct", "adapt", "idm", "usl")
+RUN_FOLDER = {"direct": "source"}  # the row's runs/<folder>; the others: their own name
+# rows of the first runs, with Cluster Contrast's fixed radius 0.6 (no longer run; reported as measured)
+FIXED_EPS_ROWS = ("adapt_eps0.6", "usl_eps0.6")
 ROW_NAMES = {"direct": "direct transfer (synthetic source)", "adapt": "clustering adaptation from the source",
-             "usl": "unsupervised from scratch", "supervised": "supervised on PKU (ceiling, results/pku_compare)"}
+             "idm": "IDM (synthetic + PKU jointly, from scratch)", "usl": "unsupervised from scratch",
+             "adapt_eps0.6": "adaptation, fixed eps 0.6 (first runs)", "usl_eps0.6": "unsupervised, fixed eps 0.6 (first runs)",
+             "supervised": "supervised on PKU (ceiling, results/pku_compare)"}
 METRICS = ("mAP", "Rank-1", "Rank-5", "mINP")
 # FBLNeck's part branch reads ResNet-50's layer3 (as in the PKU comparison)
 EXTRA = {"resnet50": ["MODEL.MSINET.PART_FEATURE", "layer3"]}
@@ -123,22 +135,76 @@ def _datasets_root(output: Path, pku_root: Path) -> Path:
 def run_all(output: Path, seeds: Sequence[int], backbones: Sequence[str], pku_root: Path) -> Dict[str, Any]:
     lrs = json.loads((COMPARE / "tune" / "chosen.json").read_text())["chosen_lr"]
     data = str(_datasets_root(output, pku_root))
-    runs: Dict[str, Dict[str, Dict[int, Dict[str, Any]]]] = {r: {b: {} for b in backbones} for r in ROWS}
     for seed in seeds:  # seed-major: every backbone's first seed before any second seed
         for b in backbones:
             common = ["MODEL.BACKBONE.NAME", b, "SEED", str(seed), "DATASETS.ROOT", data, *EXTRA.get(b, [])]
             source_dir = output / "runs" / "source" / b / f"seed{seed}"
-            runs["direct"][b][seed] = _train("tools/train_net.py", CONFIGS / "source_synthetic.yml", source_dir,
-                                             [*common, "SOLVER.BASE_LR", str(lrs[b])])
-            if "failed" in runs["direct"][b][seed]:
+            if "failed" in _train("tools/train_net.py", CONFIGS / "source_synthetic.yml", source_dir,
+                                  [*common, "SOLVER.BASE_LR", str(lrs[b])]):
                 continue
-            runs["adapt"][b][seed] = _train(
-                "projects/UnsupReID/train_net.py", CONFIGS / "adapt.yml", output / "runs" / "adapt" / b / f"seed{seed}",
-                [*common, "MODEL.WEIGHTS", str(source_dir / "model_final.pth")])
-            runs["usl"][b][seed] = _train("projects/UnsupReID/train_net.py", CONFIGS / "adapt.yml",
-                                          output / "runs" / "usl" / b / f"seed{seed}", common)
-            write_report(output, runs, backbones)
-    return write_report(output, runs, backbones)
+            if seed == 0:
+                probe_eps(output, b, source_dir / "model_final.pth", data)
+            _train("projects/UnsupReID/train_net.py", CONFIGS / "adapt.yml", output / "runs" / "adapt" / b / f"seed{seed}",
+                   [*common, "MODEL.WEIGHTS", str(source_dir / "model_final.pth")])
+            _train("projects/UnsupReID/train_net.py", CONFIGS / "idm_synthetic_to_pku.yml",
+                   output / "runs" / "idm" / b / f"seed{seed}", common)
+            _train("projects/UnsupReID/train_net.py", CONFIGS / "adapt.yml", output / "runs" / "usl" / b / f"seed{seed}",
+                   common)
+            write_report(output)
+    return write_report(output)
+
+
+PROBE_GRID = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+
+
+def probe_eps(output: Path, backbone: str, weights: Path, data: str) -> Dict[str, Any]:
+    """The first clustering round of adaptation from ``weights`` at each radius of PROBE_GRID: clusters
+    and share left out (what EPS_GRID reads), and the pseudo-labels' quality against the hidden training
+    labels (a check, never read by a run); stored in OUTPUT/eps_probe.json under the backbone's name."""
+    import numpy as np
+
+    from fastreid.config import get_cfg
+    from fastreid.evaluation.clustering import clustering_quality, dbscan_labels, jaccard_distance
+    from fastreid.utils.checkpoint import Checkpointer
+    from unsupreid import trainer_class
+
+    path = output / "eps_probe.json"
+    probes = json.loads(path.read_text()) if path.is_file() else {}
+    if backbone in probes:
+        return probes[backbone]
+    cfg = get_cfg(plugins=True)
+    cfg.merge_from_file(str(CONFIGS / "adapt.yml"))
+    cfg.merge_from_list(["MODEL.BACKBONE.NAME", backbone, "DATASETS.ROOT", data, "MODEL.DEVICE", "cpu",
+                         "OUTPUT_DIR", str(output / "runs" / "probe"), *EXTRA.get(backbone, [])])
+    trainer = trainer_class(cfg)(cfg)
+    Checkpointer(trainer.model).load(str(weights))
+    feats = trainer.training_set_features().numpy()
+    hidden = np.unique([str(it[1]) for it in trainer.unlabelled], return_inverse=True)[1]
+    c = cfg.UNSUP.CLUSTER
+    distance = jaccard_distance(feats, c.K1, c.K2, use_faiss=c.USE_FAISS)
+    rows = []
+    for eps in PROBE_GRID:
+        labels = dbscan_labels(distance, eps, c.MIN_SAMPLES)
+        quality = clustering_quality(labels, hidden) if labels.max() >= 0 else {}
+        rows.append({"eps": eps, "clusters": int(labels.max()) + 1, "outlier_ratio": float((labels < 0).mean()),
+                     **{k: float(quality[k]) for k in ("nmi", "ari", "pairwise_precision", "pairwise_recall")
+                        if k in quality}})
+    probes = json.loads(path.read_text()) if path.is_file() else {}  # another stream may have written
+    probes[backbone] = {"weights": str(weights.relative_to(output)), "images": len(feats), "rounds": rows}
+    with atomic_open(str(path)) as f:
+        json.dump(probes, f, indent=1)
+    logger.info("eps probe %s: %s", backbone, ", ".join(f"{r['eps']}: {r['clusters']}" for r in rows))
+    return probes[backbone]
+
+
+def collect_runs(output: Path) -> Dict[str, Dict[str, Dict[int, Dict[str, Any]]]]:
+    """{row: {backbone: {seed: result}}} of every finished run under OUTPUT/runs."""
+    runs: Dict[str, Dict[str, Dict[int, Dict[str, Any]]]] = {}
+    for row in (*ROWS, *FIXED_EPS_ROWS):
+        for b in BACKBONES:
+            for path in sorted((output / "runs" / RUN_FOLDER.get(row, row) / b).glob("seed*/result.json")):
+                runs.setdefault(row, {}).setdefault(b, {})[int(path.parent.name[4:])] = json.loads(path.read_text())
+    return runs
 
 
 def _supervised_rows(backbones: Sequence[str]) -> Dict[str, Dict[int, Dict[str, float]]]:
@@ -152,8 +218,9 @@ def _supervised_rows(backbones: Sequence[str]) -> Dict[str, Dict[int, Dict[str, 
     return out
 
 
-def write_report(output: Path, runs, backbones: Sequence[str]) -> Dict[str, Any]:
-    rows = dict(runs)
+def write_report(output: Path) -> Dict[str, Any]:
+    rows = collect_runs(output)
+    backbones = [b for b in BACKBONES if any(b in per_b for per_b in rows.values())]
     rows["supervised"] = _supervised_rows(backbones)
     summary: Dict[str, Any] = {"rows": {}, "tests": []}
     for row, per_b in rows.items():
@@ -170,14 +237,15 @@ def write_report(output: Path, runs, backbones: Sequence[str]) -> Dict[str, Any]
                 summary["rows"][row][b] = stats
 
     def values(row, b):
-        return [r["mAP"] for s, r in sorted(rows[row].get(b, {}).items()) if "failed" not in r]
+        return [r["mAP"] for s, r in sorted(rows.get(row, {}).get(b, {}).items()) if "failed" not in r]
 
     for b in backbones:  # does adaptation beat direct transfer? and how far from the ceiling?
-        for row, ref in (("adapt", "direct"), ("usl", "direct"), ("adapt", "supervised")):
+        for row, ref in (("adapt", "direct"), ("idm", "direct"), ("usl", "direct"), ("adapt", "supervised"),
+                         ("adapt", "adapt_eps0.6")):
             test = welch(values(row, b), values(ref, b))
             if test:
                 summary["tests"].append({"what": f"{b}: {row} - {ref}", "metric": "mAP", **test})
-    for row in ("direct", "adapt", "usl"):  # does MSINet beat the others?
+    for row in ("direct", "adapt", "idm", "usl"):  # does MSINet beat the others?
         for other in backbones:
             if other != "msinet" and "msinet" in backbones:
                 test = welch(values(row, "msinet"), values(row, other))
@@ -193,7 +261,9 @@ def write_report(output: Path, runs, backbones: Sequence[str]) -> Dict[str, Any]
 def markdown(summary: Dict[str, Any], backbones: Sequence[str]) -> str:
     lines = ["| PKU-Reid subset test (34 identities), mAP / Rank-1, mean +- std (seeds) | "
              + " | ".join(backbones) + " |", "|---|" + "---|" * len(backbones)]
-    for row in ("direct", "adapt", "usl", "supervised"):
+    for row in (*ROWS, "supervised", *FIXED_EPS_ROWS):
+        if row not in summary["rows"] and row not in summary.get("failed", {}):
+            continue
         cells = []
         for b in backbones:
             s = summary["rows"].get(row, {}).get(b)
@@ -219,6 +289,7 @@ def main(argv=None) -> int:
     ap.add_argument("--backbones", default=",".join(BACKBONES), help="comma-separated, of " + ", ".join(BACKBONES))
     ap.add_argument("--pku-root", default=str(REPO.parent / "shared" / "data"),
                     help="folder holding pku-reid-subset/ (default: ../shared/data beside the repository)")
+    ap.add_argument("--report-only", action="store_true", help="rewrite results.json/md from the runs found")
     args = ap.parse_args(argv)
     backbones = [b for b in args.backbones.split(",") if b]
     unknown = [b for b in backbones if b not in BACKBONES]
@@ -226,7 +297,9 @@ def main(argv=None) -> int:
         ap.error(f"--backbones: {', '.join(unknown)} unknown; expected some of {', '.join(BACKBONES)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.environ.setdefault("OMP_NUM_THREADS", "2")
-    summary = run_all(Path(args.output).resolve(), range(args.seeds), backbones, Path(args.pku_root))
+    output = Path(args.output).resolve()
+    summary = write_report(output) if args.report_only else run_all(output, range(args.seeds), backbones,
+                                                                     Path(args.pku_root))
     print((Path(args.output) / "results.md").read_text())
     return 0 if summary else 1
 

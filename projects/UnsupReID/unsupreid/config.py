@@ -17,6 +17,10 @@ def add_unsupreid_config(cfg) -> None:
     cfg.UNSUP = CN()
     cfg.UNSUP.CLUSTER = CN()
     cfg.UNSUP.CLUSTER.EPS = 0.6  # DBSCAN radius on the k-reciprocal Jaccard distance, in (0, 1)
+    # radii to choose EPS from at every round: the one that finds the most clusters (a tie goes to the larger).
+    # Label-free; for data whose distances a fixed 0.6 does not suit (a weak start model, a small set).
+    # Empty: EPS, as in Cluster Contrast. An addition of this project
+    cfg.UNSUP.CLUSTER.EPS_GRID = ()
     cfg.UNSUP.CLUSTER.MIN_SAMPLES = 4  # DBSCAN: images within EPS that make a core point (itself included)
     cfg.UNSUP.CLUSTER.K1 = 30  # k-reciprocal neighbours
     cfg.UNSUP.CLUSTER.K2 = 6  # local query expansion
@@ -49,6 +53,11 @@ def check_unsup_cfg(cfg) -> None:
     if not 0.0 < float(c.EPS) < 1.0:
         raise ConfigValueError(f"UNSUP.CLUSTER.EPS: {c.EPS}; expected a radius in (0, 1) on the Jaccard distance "
                                "(0.6 is the usual choice)")
+    grid = c.EPS_GRID
+    if not isinstance(grid, (list, tuple)) or not all(
+            isinstance(e, (int, float)) and not isinstance(e, bool) and 0.0 < float(e) < 1.0 for e in grid):
+        raise ConfigValueError(f"UNSUP.CLUSTER.EPS_GRID: {grid!r}; expected a list of radii in (0, 1), e.g. "
+                               "(0.3, 0.4, 0.5, 0.6), or () to use UNSUP.CLUSTER.EPS")
     for key in ("MIN_SAMPLES", "K1", "K2", "PERIOD", "IMS_PER_BATCH"):
         value = getattr(c, key)
         if not isinstance(value, int) or value < 1:

@@ -123,14 +123,14 @@ class PseudoLabels(HookBase):
         if comm.is_main_process():
             c = self.cfg
             clustered = subtract_camera_means(feats, [it[2] for it in self.items]) if c.CAMERA_NORM else feats
-            result = cluster_features(clustered.numpy(), eps=c.EPS, min_samples=c.MIN_SAMPLES, k1=c.K1, k2=c.K2,
-                                      use_faiss=c.USE_FAISS)
-            labels = result.labels
+            result = cluster_features(clustered.numpy(), eps=tuple(c.EPS_GRID) or c.EPS, min_samples=c.MIN_SAMPLES,
+                                      k1=c.K1, k2=c.K2, use_faiss=c.USE_FAISS)
+            labels, eps = result.labels, result.eps
         else:
-            labels = None
-        labels = comm.all_gather(labels)[0]  # one clustering, the same labels on every process
+            labels, eps = None, None
+        labels, eps = comm.all_gather((labels, eps))[0]  # one clustering, the same labels on every process
         self.labels = np.asarray(labels, dtype=np.int64)
-        stats = {"epoch": epoch, "images": len(self.labels), "clusters": int(self.labels.max() + 1),
+        stats = {"epoch": epoch, "images": len(self.labels), "eps": float(eps), "clusters": int(self.labels.max() + 1),
                  "outlier_ratio": float((self.labels < 0).mean()), "extract_seconds": extracted,
                  "camera_share": camera_share(self.labels, [it[2] for it in self.items]),
                  "seconds": time.perf_counter() - start}
@@ -161,7 +161,7 @@ class PseudoLabels(HookBase):
         self._applied = True
 
     def _report(self, stats: Dict[str, float]) -> None:
-        line = (f"Clustering round at epoch {stats['epoch']}: {stats['clusters']} clusters, "
+        line = (f"Clustering round at epoch {stats['epoch']} (eps {stats['eps']:g}): {stats['clusters']} clusters, "
                 f"{100 * stats['outlier_ratio']:.1f}% of {stats['images']} images left out, "
                 f"{stats['seconds']:.1f} s (features {stats['extract_seconds']:.1f} s), "
                 f"{100 * stats['camera_share']:.0f}% of clustered images from their cluster's main camera")
