@@ -255,7 +255,57 @@ def write_report(output: Path) -> Dict[str, Any]:
         json.dump(summary, f, indent=1)
     with atomic_open(str(output / "results.md")) as f:
         f.write(markdown(summary, backbones))
+    try:
+        plot_rounds(output, backbones)
+    except Exception as e:  # a picture never stops the experiment
+        logger.warning("pseudo_labels.png not written: %s", e)
     return summary
+
+
+QUALITY_ROWS = ("adapt", "idm", "usl", "adapt_eps0.6")
+ROW_COLOURS = {"adapt": "tab:blue", "idm": "tab:green", "usl": "tab:purple", "adapt_eps0.6": "tab:orange"}
+
+
+def plot_rounds(output: Path, backbones: Sequence[str], seed: int = 0) -> Optional[Path]:
+    """OUTPUT/pseudo_labels.png: per backbone, the pseudo-labels' NMI against the hidden training labels
+    (top) and the cluster count (bottom) at every round of each clustering row's ``seed`` run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    histories = {(row, b): json.loads(path.read_text()) for row in QUALITY_ROWS for b in backbones
+                 for path in [output / "runs" / row / b / f"seed{seed}" / "clustering.json"] if path.is_file()}
+    if not histories:
+        return None
+    fig, axes = plt.subplots(2, len(backbones), figsize=(3.6 * len(backbones), 5.6), squeeze=False, sharex=True)
+    handles = {}
+    for col, b in enumerate(backbones):
+        top, bottom = axes[0][col], axes[1][col]
+        for row in QUALITY_ROWS:
+            rounds = histories.get((row, b))
+            if not rounds:
+                continue
+            epochs = [r["epoch"] for r in rounds]
+            style = dict(marker=".", color=ROW_COLOURS[row], ls="--" if row.endswith("eps0.6") else "-")
+            handles[row] = top.plot(epochs, [r.get("nmi", float("nan")) for r in rounds], **style)[0]
+            bottom.plot(epochs, [r["clusters"] for r in rounds], **style)
+        top.set_title(f"{b}, seed {seed}")
+        top.set_ylim(0, 1)
+        bottom.axhline(40, color="grey", lw=0.8, ls=":")  # the 40 hidden identities
+        bottom.set_xlabel("epoch (clustering round)")
+    axes[0][0].set_ylabel("NMI vs hidden labels")
+    axes[1][0].set_ylabel("clusters (40 identities)")
+    fig.legend([handles[r] for r in QUALITY_ROWS if r in handles],
+               [ROW_NAMES[r].split(" (")[0] for r in QUALITY_ROWS if r in handles],
+               loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    path = output / "pseudo_labels.png"
+    tmp = output / "pseudo_labels.tmp.png"
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
 
 
 def markdown(summary: Dict[str, Any], backbones: Sequence[str]) -> str:
