@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from tools_testlib import SIZE_HW, load_tool
+from model_files import SIZE_HW
+from tools_testlib import load_tool
 
 from fastreid.config import get_cfg
 from fastreid.engine.predictor import DefaultPredictor, read_image
