@@ -273,10 +273,8 @@ class Checkpointer:
         return self.write(name, self.collect(**extra), tag_last=tag_last)
 
     def tag_last_checkpoint(self, basename: str) -> None:
-        tmp = os.path.join(self.save_dir, LAST_CHECKPOINT + ".tmp")
-        with open(tmp, "w") as f:
+        with atomic_open(os.path.join(self.save_dir, LAST_CHECKPOINT)) as f:
             f.write(basename)
-        os.replace(tmp, os.path.join(self.save_dir, LAST_CHECKPOINT))
 
     # ------------------------------------------------------------------ loading
     def has_checkpoint(self) -> bool:
