@@ -107,13 +107,11 @@ def run_training(name: str, config_file: str, overrides: List[str], index: int) 
 
 
 def evaluate_untrained(config_file: str, overrides: List[str]) -> Dict[str, float]:
+    from fastreid.config import fill_num_classes
     from fastreid.engine import DefaultTrainer
     from fastreid.utils.env import seed_all_rng
 
-    cfg = load_cfg(config_file, overrides)
-    cfg.defrost()
-    cfg.MODEL.HEADS.NUM_CLASSES = 1  # the classifier is unused at test time
-    cfg.freeze()
+    cfg = fill_num_classes(load_cfg(config_file, overrides), 1, "no training (the classifier is unused at test time)")
     seed_all_rng(cfg.SEED)  # the same random weights on every run
     model = DefaultTrainer.build_model(cfg)
     res = DefaultTrainer.test(cfg, model)

@@ -21,8 +21,9 @@ import torch.nn as nn
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 
+from fastreid.config.num_classes import fill_num_classes, fill_num_classes_from_checkpoint
 from fastreid.utils import comm
-from fastreid.utils.checkpoint import Checkpointer
+from fastreid.utils.checkpoint import Checkpointer, num_classes_in_checkpoint
 from fastreid.utils.comm import unwrap_model
 from fastreid.utils.env import collect_env_info, derive_seed, seed_all_rng
 from fastreid.utils.errors import ConfigValueError, UserError
@@ -494,26 +495,14 @@ class DefaultTrainer(TrainerBase):
     # ------------------------------------------------------------------ stages (override these)
     @staticmethod
     def auto_scale_hyperparams(cfg, num_classes: int):
-        """Set MODEL.HEADS.NUM_CLASSES from the training set when it is 0; returns the (new) cfg."""
-        if cfg.MODEL.HEADS.NUM_CLASSES > 0:
-            return cfg
-        frozen = cfg.is_frozen()
-        cfg = cfg.clone()
-        cfg.defrost()
-        cfg.MODEL.HEADS.NUM_CLASSES = int(num_classes)
-        logger.info("MODEL.HEADS.NUM_CLASSES set to %d from the training set", num_classes)
-        _complete_saved_config(cfg)
-        if frozen:
-            cfg.freeze()
-        return cfg
+        """Set MODEL.HEADS.NUM_CLASSES from the training set when it is 0 (:func:`fill_num_classes`);
+        returns the (new) cfg. The run's saved config.yaml is completed with it."""
+        filled = fill_num_classes(cfg, num_classes, "the training set")
+        if filled is not cfg:
+            _complete_saved_config(filled)
+        return filled
 
-    @staticmethod
-    def num_classes_in_checkpoint(path: str) -> int:
-        """MODEL.HEADS.NUM_CLASSES a checkpoint was trained with (0 if it does not say)."""
-        from fastreid.utils.checkpoint import load_torch_file
-
-        data = load_torch_file(path) if path else {}
-        return int(data.get("num_classes", 0) or 0) if isinstance(data, dict) else 0
+    num_classes_in_checkpoint = staticmethod(num_classes_in_checkpoint)
 
     @classmethod
     def build_model(cls, cfg) -> nn.Module:
@@ -711,10 +700,7 @@ def train_or_evaluate(cfg, args, trainer_cls: type = DefaultTrainer) -> Optional
         if not cfg.MODEL.WEIGHTS:
             raise ConfigValueError("--eval-only evaluates MODEL.WEIGHTS, which is empty; expected "
                                    "MODEL.WEIGHTS <checkpoint.pth> (an untrained network is not evaluated)")
-        if cfg.MODEL.HEADS.NUM_CLASSES == 0:  # the classifier must match the checkpoint's
-            cfg.defrost()
-            cfg.MODEL.HEADS.NUM_CLASSES = max(1, trainer_cls.num_classes_in_checkpoint(cfg.MODEL.WEIGHTS))
-            cfg.freeze()
+        cfg = fill_num_classes_from_checkpoint(cfg, cfg.MODEL.WEIGHTS)  # the classifier must match the checkpoint's
         model = trainer_cls.build_model(cfg)
         Checkpointer(model).load(cfg.MODEL.WEIGHTS, strict=True)
         _start(cfg)

@@ -33,7 +33,7 @@ from .file_io import atomic_open
 
 __all__ = ["Checkpointer", "CheckpointError", "load_torch_file", "split_state_dict", "strip_prefix",
            "snapshot_to_cpu", "rename_module_keys", "upgrade_legacy_keys", "state_mismatch",
-           "mismatch_summary", "load_matching", "LoadReport"]
+           "mismatch_summary", "load_matching", "LoadReport", "num_classes_in_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,13 @@ def load_torch_file(path: str, what: str = "checkpoint") -> Any:
     except Exception as e:  # any failure to parse untrusted bytes means "not a readable checkpoint"
         raise CheckpointError(f"{what} {path} ({size} bytes) is truncated or not a PyTorch checkpoint "
                               f"({_first_line(e)}); expected a file written by torch.save") from None
+
+
+def num_classes_in_checkpoint(path: str) -> int:
+    """The class count (MODEL.HEADS.NUM_CLASSES) a checkpoint records under ``num_classes``, as the
+    trainer and the converters write it; 0 when it records none (a bare state_dict) or ``path`` is empty."""
+    data = load_torch_file(path) if path else {}
+    return int(data.get("num_classes", 0) or 0) if isinstance(data, Mapping) else 0
 
 
 def _first_line(e: BaseException) -> str:
