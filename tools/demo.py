@@ -150,9 +150,9 @@ def draw_ranks(config_file: str, weights: str, overrides: List[str], out: Path) 
     from fastreid.evaluation.ranked_lists import write_ranked_lists
 
     predictor = DefaultPredictor(load_cfg(str(REPO / config_file), weights, overrides))
-    feats, paths, pids, camids, num_query = predictor.run_on_dataset("SyntheticReID")
-    write_ranked_lists(feats.numpy(), paths, pids, camids, num_query, str(out / "ranked_lists"), num_vis=4, topk=8,
-                       size_hw=(128, 64))
+    found = predictor.run_on_dataset("SyntheticReID")
+    write_ranked_lists(found.features.numpy(), found.paths, found.pids, found.camids, found.num_query,
+                       str(out / "ranked_lists"), num_vis=4, topk=8, size_hw=(128, 64))
 
 
 def table(rows: Dict[str, Dict[str, float]]) -> str:
