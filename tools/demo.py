@@ -156,12 +156,12 @@ def draw_ranks(config_file: str, weights: str, overrides: List[str], out: Path) 
 
 
 def table(rows: Dict[str, Dict[str, float]]) -> str:
-    lines = ["| model (SyntheticReID, synthetic data) | Rank-1 | Rank-5 | mAP | mINP | train time |",
-             "|---|---|---|---|---|---|"]
-    for name, r in rows.items():
-        t = f"{r['train_seconds']:.0f} s" if "train_seconds" in r else "-"
-        lines.append(f"| {name} | {r['Rank-1']:.1f} | {r['Rank-5']:.1f} | {r['mAP']:.1f} | {r['mINP']:.1f} | {t} |")
-    return "\n".join(lines)
+    from fastreid.utils.report import markdown_table
+
+    header = ["model (SyntheticReID, synthetic data)", "Rank-1", "Rank-5", "mAP", "mINP", "train time"]
+    return markdown_table(header, [
+        [name, f"{r['Rank-1']:.1f}", f"{r['Rank-5']:.1f}", f"{r['mAP']:.1f}", f"{r['mINP']:.1f}",
+         f"{r['train_seconds']:.0f} s" if "train_seconds" in r else "-"] for name, r in rows.items()])
 
 
 def main(argv=None) -> Dict[str, Dict[str, float]]:
