@@ -1,8 +1,9 @@
 """The command-line side of the entry points: the training command's flags (``default_argument_parser``),
-the config overrides every command that builds a config takes, and for the tools (``tools/*.py``) model
-arguments, the config of a trained model, its predictor, logging, and the one-line error policy. The tools are thin layers over these and over
-the library's feature files (:mod:`fastreid.evaluation.feature_files`) and image lists
-(:mod:`fastreid.data.image_lists`).
+the config overrides of every command that builds a model's config from a YAML, and for the tools
+(``tools/*.py``) model arguments, the config of a trained model, its predictor, logging, and the
+one-line error policy. The tools are thin layers over these and over the library's feature files
+(:mod:`fastreid.evaluation.feature_files`), retrieval (:mod:`fastreid.evaluation.retrieval`) and image
+lists (:mod:`fastreid.data.image_lists`).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class _ExtendOverrides(argparse.Action):
 
 
 def add_override_arguments(parser: argparse.ArgumentParser) -> None:
-    """The one config-override convention of every command: KEY VALUE pairs at the end of the command
-    line, bare (fast-reid's and detectron2's spelling) or after ``--opts``. ``--opts`` is needed only
+    """The one config-override convention of the commands that take overrides: KEY VALUE pairs at the
+    end of the command line, bare (fast-reid's and detectron2's spelling) or after ``--opts``. ``--opts`` is needed only
     after an option that takes several words (``--query a.jpg b.jpg``), which would swallow bare pairs.
     Both land in ``args.opts``."""
     parser.add_argument("--opts", dest="opts", nargs=argparse.REMAINDER, default=[], action=_ExtendOverrides,
@@ -50,7 +51,8 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def default_argument_parser(description: str = "fastreid training") -> argparse.ArgumentParser:
-    """Flags shared by the tools: config file, resume/eval-only, process layout and KEY VALUE overrides."""
+    """The flags of every ``train_net.py``: config file, resume / overwrite / eval-only, process layout
+    and KEY VALUE overrides."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", default="", metavar="FILE", help="path to the YAML config")
     p.add_argument("--resume", action="store_true",
