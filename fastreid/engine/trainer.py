@@ -302,6 +302,7 @@ class DefaultTrainer(TrainerBase):
             complete_saved_config(filled)
         return filled
 
+    # the earlier spelling of fastreid.utils.checkpoint.num_classes_in_checkpoint, kept for its callers
     num_classes_in_checkpoint = staticmethod(num_classes_in_checkpoint)
 
     @classmethod
