@@ -1,9 +1,11 @@
-"""Packaging for the fastreid toolbox and the MSINet project package.
+"""Packaging for the fastreid toolbox and its project packages (MSINet, UnsupReID).
 
 The MSINet project lives in ``projects/MSINet/msinet`` (the fast-reid ``projects/`` layout) but is
-installed as the top-level package ``msinet`` and announced to the toolbox through two entry-point
-groups: ``fastreid.plugins`` (modules imported at start so their registrations run) and
-``fastreid.config`` (functions ``add_xxx_config(cfg)`` applied by ``get_cfg()``).
+installed as the top-level package ``msinet`` (and ``projects/UnsupReID/unsupreid`` as ``unsupreid``) by
+this one setup.py, and announced to the toolbox through two entry-point groups: ``fastreid.plugins``
+(modules imported at start so their registrations run) and ``fastreid.config`` (functions
+``add_xxx_config(cfg)``); ``get_cfg(plugins=True)``, which the entry points ask for, loads both (plain
+``get_cfg()`` gives the core's defaults only).
 """
 
 from setuptools import find_packages, setup

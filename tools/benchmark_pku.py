@@ -26,7 +26,9 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from fastreid.engine.cli import add_override_arguments
+from fastreid.utils import report
 from fastreid.utils.env import machine_summary
+from fastreid.utils.file_io import atomic_open
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = REPO / "configs" / "PKUReIDSubset" / "bench_scratch.yml"
@@ -124,14 +126,12 @@ def train_and_evaluate(cfg, overwrite: bool = False) -> Dict[str, float]:
 
 
 def markdown_table(rows: Dict[str, Dict[str, float]]) -> str:
-    lines = ["| model | Rank-1 | Rank-5 | mAP | mINP | untrained mAP | train time |",
-             "|---|---|---|---|---|---|---|"]
-    for name, r in rows.items():
-        untrained = f"{r['untrained_mAP']:.1f}" if "untrained_mAP" in r else "-"
-        secs = f"{r['train_seconds'] / 60:.1f} min" if "train_seconds" in r else "-"
-        lines.append(f"| {name} | {r['Rank-1']:.1f} | {r['Rank-5']:.1f} | {r['mAP']:.1f} | {r['mINP']:.1f} "
-                     f"| {untrained} | {secs} |")
-    return "\n".join(lines)
+    """The README's table: one row per model (the colour histogram has no training columns)."""
+    header = ["model", "Rank-1", "Rank-5", "mAP", "mINP", "untrained mAP", "train time"]
+    return report.markdown_table(header, [
+        [name, f"{r['Rank-1']:.1f}", f"{r['Rank-5']:.1f}", f"{r['mAP']:.1f}", f"{r['mINP']:.1f}",
+         f"{r['untrained_mAP']:.1f}" if "untrained_mAP" in r else "-",
+         f"{r['train_seconds'] / 60:.1f} min" if "train_seconds" in r else "-"] for name, r in rows.items()])
 
 
 def parse_args(argv=None):
@@ -181,10 +181,11 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
     machine = machine_summary()
     logger.info("PKU-Reid subset (40 train ids / 34 test ids), input %dx%d, %d epochs, seed %d\n%s",
                 args.height, args.width, args.epochs, args.seed, table)
-    report = {"command": cmd, "machine": machine, "env": collect_env_info().splitlines()[:3],
-              "input": [args.height, args.width], "epochs": args.epochs, "seed": args.seed, "results": rows}
+    summary = {"command": cmd, "machine": machine, "env": collect_env_info().splitlines()[:3],
+               "input": [args.height, args.width], "epochs": args.epochs, "seed": args.seed, "results": rows}
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2))
+        with atomic_open(args.json) as f:
+            json.dump(summary, f, indent=2)
     print(table)
     return rows
 

@@ -107,13 +107,11 @@ def run_training(name: str, config_file: str, overrides: List[str], index: int) 
 
 
 def evaluate_untrained(config_file: str, overrides: List[str]) -> Dict[str, float]:
+    from fastreid.config import fill_num_classes
     from fastreid.engine import DefaultTrainer
     from fastreid.utils.env import seed_all_rng
 
-    cfg = load_cfg(config_file, overrides)
-    cfg.defrost()
-    cfg.MODEL.HEADS.NUM_CLASSES = 1  # the classifier is unused at test time
-    cfg.freeze()
+    cfg = fill_num_classes(load_cfg(config_file, overrides), 1, "no training (the classifier is unused at test time)")
     seed_all_rng(cfg.SEED)  # the same random weights on every run
     model = DefaultTrainer.build_model(cfg)
     res = DefaultTrainer.test(cfg, model)
@@ -152,18 +150,18 @@ def draw_ranks(config_file: str, weights: str, overrides: List[str], out: Path) 
     from fastreid.evaluation.ranked_lists import write_ranked_lists
 
     predictor = DefaultPredictor(load_cfg(str(REPO / config_file), weights, overrides))
-    feats, paths, pids, camids, num_query = predictor.run_on_dataset("SyntheticReID")
-    write_ranked_lists(feats.numpy(), paths, pids, camids, num_query, str(out / "ranked_lists"), num_vis=4, topk=8,
-                       size_hw=(128, 64))
+    found = predictor.run_on_dataset("SyntheticReID")
+    write_ranked_lists(found.features.numpy(), found.paths, found.pids, found.camids, found.num_query,
+                       str(out / "ranked_lists"), num_vis=4, topk=8, size_hw=(128, 64))
 
 
 def table(rows: Dict[str, Dict[str, float]]) -> str:
-    lines = ["| model (SyntheticReID, synthetic data) | Rank-1 | Rank-5 | mAP | mINP | train time |",
-             "|---|---|---|---|---|---|"]
-    for name, r in rows.items():
-        t = f"{r['train_seconds']:.0f} s" if "train_seconds" in r else "-"
-        lines.append(f"| {name} | {r['Rank-1']:.1f} | {r['Rank-5']:.1f} | {r['mAP']:.1f} | {r['mINP']:.1f} | {t} |")
-    return "\n".join(lines)
+    from fastreid.utils.report import markdown_table
+
+    header = ["model (SyntheticReID, synthetic data)", "Rank-1", "Rank-5", "mAP", "mINP", "train time"]
+    return markdown_table(header, [
+        [name, f"{r['Rank-1']:.1f}", f"{r['Rank-5']:.1f}", f"{r['mAP']:.1f}", f"{r['mINP']:.1f}",
+         f"{r['train_seconds']:.0f} s" if "train_seconds" in r else "-"] for name, r in rows.items()])
 
 
 def main(argv=None) -> Dict[str, Dict[str, float]]:

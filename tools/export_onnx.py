@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from fastreid.data.image_lists import collect_images
 from fastreid.engine.cli import ToolError, add_model_arguments, cli_errors, load_cfg, setup_logging
+from fastreid.utils.file_io import atomic_path
 
 logger = logging.getLogger("fastreid.tools.export_onnx")
 
@@ -146,10 +147,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     graph = FeatureGraph(predictor.model.eval(), normalize=not args.raw_features).eval()
     h, w = predictor.size_hw
     # every input is checked before anything is written, and --output is replaced only by a file that
-    # passed the check (export to a temp file beside it, then rename)
+    # passed the check (exported to a temp file beside it, renamed once verified)
     real = torch.stack([read_image(p, (h, w)) for p in collect_images(args.images, "--images")]) if args.images else None
-    tmp = f"{args.output}.{os.getpid()}.tmp.onnx"
-    try:
+    with atomic_path(args.output, suffix=".tmp.onnx") as tmp:
         start = time.perf_counter()
         opset = export(graph, tmp, (h, w), args.opset, args.dynamo)
         logger.info("exported (%s exporter, opset %d) in %.1f s; input '%s' (batch, 3, %d, %d) RGB 0..255",
@@ -161,12 +161,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 batches.append(real)
             worst = verify(graph, tmp, batches, args.tolerance)
             print(f"max abs difference ONNX Runtime vs PyTorch: {worst:.3e} (tolerance {args.tolerance:.1e}) OK")
-        os.replace(tmp, args.output)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     logger.info("wrote %s", args.output)
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -70,10 +70,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     predictor = build_predictor(args)
     start = time.perf_counter()
     if args.dataset:
-        feats, paths, pids, camids, num_query = predictor.run_on_dataset(args.dataset, _progress(start))
-        feats = feats.numpy()
-        save_features(args.output, paths, feats, predictor.size_hw, pids, camids, num_query)
-        extra = f", {num_query} query + {len(paths) - num_query} gallery"
+        found = predictor.run_on_dataset(args.dataset, _progress(start))
+        feats = found.features.numpy()
+        save_features(args.output, found.paths, feats, predictor.size_hw, found.pids, found.camids, found.num_query)
+        extra = f", {found.num_query} query + {len(found.paths) - found.num_query} gallery"
     else:
         paths = collect_images(args.input)
         logger.info("extracting %d images at %s (H, W)", len(paths), predictor.size_hw)

@@ -2,8 +2,9 @@
 """Search a gallery of images for the nearest neighbours of query images.
 
 The gallery is a folder / list of images (featurised now) or a features file from
-``tools/extract_features.py``. It is indexed with faiss (exact inner product on unit-length features)
-when faiss is importable, otherwise with numpy; both give cosine distances ``1 - cos``.
+``tools/extract_features.py``. It is searched by :func:`fastreid.evaluation.retrieval.search_gallery`
+(faiss's exact inner product on unit-length features when faiss is importable, otherwise numpy; both
+give cosine distances ``1 - cos``).
 
 Example::
 
@@ -23,13 +24,12 @@ import json
 import logging
 import os
 import sys
-from typing import List, Optional, Tuple
-
-import numpy as np
+from typing import List, Optional
 
 from fastreid.data.image_lists import collect_images
 from fastreid.engine.cli import ToolError, add_model_arguments, build_predictor, cli_errors, setup_logging
 from fastreid.evaluation.feature_files import load_features
+from fastreid.evaluation.retrieval import search_gallery
 from fastreid.utils.file_io import atomic_open
 
 logger = logging.getLogger("fastreid.tools.query")
@@ -57,38 +57,6 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def search(query: np.ndarray, gallery: np.ndarray, k: int, use_faiss: bool = True) -> Tuple[np.ndarray, np.ndarray]:
-    """Exact nearest neighbours by cosine distance.
-
-    Args:
-        query: ``(Q, D)`` and gallery: ``(G, D)`` L2-normalised float32 features.
-        k: neighbours per query (clipped to G).
-        use_faiss: use ``faiss.IndexFlatIP`` when importable.
-
-    Returns:
-        ``(indices (Q, k) int64, distances (Q, k) float32)``, nearest first, distance = 1 - cosine.
-    """
-    k = min(int(k), gallery.shape[0])
-    query = np.ascontiguousarray(query, dtype=np.float32)
-    gallery = np.ascontiguousarray(gallery, dtype=np.float32)
-    if use_faiss:
-        try:
-            import faiss
-        except ImportError:
-            logger.info("faiss is not installed; searching with numpy")
-        else:
-            index = faiss.IndexFlatIP(gallery.shape[1])
-            index.add(gallery)
-            sims, idx = index.search(query, k)
-            return idx.astype(np.int64), (1.0 - sims).astype(np.float32)
-    sims = query @ gallery.T
-    idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    part = np.take_along_axis(sims, idx, axis=1)
-    order = np.argsort(-part, axis=1, kind="stable")
-    idx = np.take_along_axis(idx, order, axis=1)
-    return idx.astype(np.int64), (1.0 - np.take_along_axis(sims, idx, axis=1)).astype(np.float32)
-
-
 def _identity(path: str) -> str:
     return os.path.basename(os.path.dirname(os.path.abspath(path)))
 
@@ -101,15 +69,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise ToolError(f"--topk: {args.topk}; expected a positive integer")
     query_paths = collect_images(args.query, "--query")
     if args.gallery_features:
-        data = load_features(args.gallery_features)
-        gallery_paths, gallery_feats = [str(p) for p in data["paths"]], data["features"]
+        stored = load_features(args.gallery_features)
+        gallery_paths, gallery_feats = stored.paths, stored.features
     else:
         gallery_paths = collect_images(args.gallery, "--gallery")
     predictor = build_predictor(args)
     if args.gallery_features:
-        if tuple(int(v) for v in data["size_hw"]) != predictor.size_hw:
+        if stored.size_hw != predictor.size_hw:
             logger.warning("gallery features were extracted at %s but queries use INPUT.SIZE_TEST %s",
-                           tuple(data["size_hw"]), predictor.size_hw)
+                           stored.size_hw, predictor.size_hw)
     else:
         logger.info("indexing %d gallery images", len(gallery_paths))
         gallery_feats = predictor.run_on_files(gallery_paths, args.batch_size).numpy()
@@ -117,13 +85,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     if query_feats.shape[1] != gallery_feats.shape[1]:
         raise ToolError(f"query features have {query_feats.shape[1]} dims but the gallery has "
                         f"{gallery_feats.shape[1]}; were they made by the same model?")
-    indices, dists = search(query_feats, gallery_feats, args.topk, use_faiss=not args.no_faiss)
+    found = search_gallery(query_feats, gallery_feats, args.topk, use_faiss=not args.no_faiss)
 
     os.makedirs(args.output, exist_ok=True)
     results = []
     for qi, qpath in enumerate(query_paths):
         hits = [{"rank": r + 1, "path": gallery_paths[int(gi)], "distance": float(d)}
-                for r, (gi, d) in enumerate(zip(indices[qi], dists[qi]))]
+                for r, (gi, d) in enumerate(zip(found.indices[qi], found.distances[qi]))]
         results.append({"query": qpath, "results": hits})
         print(f"query {qpath}")
         for h in hits:

@@ -57,15 +57,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise ToolError(f"--num-vis {args.num_vis} / --topk {args.topk}: expected positive integers")
     if args.features:
         data = load_features(args.features, require=("pids", "camids", "num_query"))
-        feats, paths, pids, camids, num_query = (data["features"], data["paths"], data["pids"], data["camids"],
-                                                 int(data["num_query"]))
     else:
         if not args.config_file:
             raise ToolError("--dataset needs --config-file (and --weights) to extract features")
-        feats, paths, pids, camids, num_query = build_predictor(args).run_on_dataset(args.dataset)
-        feats = feats.numpy()
-    write_ranked_lists(np.asarray(feats), paths, pids, camids, num_query, args.output, args.num_vis, args.topk,
-                       args.order, args.size)
+        data = build_predictor(args).run_on_dataset(args.dataset)
+    write_ranked_lists(np.asarray(data.features), data.paths, data.pids, data.camids, data.num_query, args.output,
+                       args.num_vis, args.topk, args.order, args.size)
     return 0
 
 

@@ -1,6 +1,10 @@
-"""Training engine: the hook-driven loop, default hooks, DefaultTrainer, CLI helpers and DDP launch."""
+"""Training engine: the hook-driven loop (``train_loop``), default hooks (``hooks``), ``DefaultTrainer``
+(``trainer``; its test sets in ``testing``, its resume checks in ``resume``), the run folder
+(``run_dir``), the command line (``cli``), entry-point set-up (``defaults``) and DDP launch (``launch``).
+"""
 
-from .defaults import DefaultTrainer, default_argument_parser, default_setup, start_run, train_or_evaluate
+from .cli import default_argument_parser
+from .defaults import default_setup, train_or_evaluate
 from .hooks import (
     BestCheckpointer,
     CallbackHook,
@@ -13,7 +17,9 @@ from .hooks import (
     PreciseBN,
 )
 from .launch import launch
+from .run_dir import start_run
 from .train_loop import AMPTrainer, HookBase, SimpleTrainer, TrainerBase
+from .trainer import DefaultTrainer
 
 __all__ = [
     "HookBase", "TrainerBase", "SimpleTrainer", "AMPTrainer", "DefaultTrainer", "default_argument_parser",

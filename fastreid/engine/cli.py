@@ -1,7 +1,9 @@
-"""The command-line side of the tools (``tools/*.py``): model arguments, the config of a trained model,
-its predictor, logging, and the one-line error policy. The tools are thin layers over these and over
-the library's feature files (:mod:`fastreid.evaluation.feature_files`) and image lists
-(:mod:`fastreid.data.image_lists`).
+"""The command-line side of the entry points: the training command's flags (``default_argument_parser``),
+the config overrides of every command that builds a model's config from a YAML, and for the tools
+(``tools/*.py``) model arguments, the config of a trained model, its predictor, logging, and the
+one-line error policy. The tools are thin layers over these and over the library's feature files
+(:mod:`fastreid.evaluation.feature_files`), retrieval (:mod:`fastreid.evaluation.retrieval`) and image
+lists (:mod:`fastreid.data.image_lists`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Callable, List, Optional, Sequence
 
 from fastreid.utils.errors import ToolError
 
-__all__ = ["ToolError", "add_override_arguments", "add_model_arguments", "setup_logging", "load_cfg", "build_predictor", "cli_errors"]
+__all__ = ["ToolError", "default_argument_parser", "add_override_arguments", "add_model_arguments", "setup_logging",
+           "load_cfg", "build_predictor", "cli_errors"]
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -37,14 +40,36 @@ class _ExtendOverrides(argparse.Action):
 
 
 def add_override_arguments(parser: argparse.ArgumentParser) -> None:
-    """The one config-override convention of every command: KEY VALUE pairs at the end of the command
-    line, bare (fast-reid's and detectron2's spelling) or after ``--opts``. ``--opts`` is needed only
+    """The one config-override convention of the commands that take overrides: KEY VALUE pairs at the
+    end of the command line, bare (fast-reid's and detectron2's spelling) or after ``--opts``. ``--opts`` is needed only
     after an option that takes several words (``--query a.jpg b.jpg``), which would swallow bare pairs.
     Both land in ``args.opts``."""
     parser.add_argument("--opts", dest="opts", nargs=argparse.REMAINDER, default=[], action=_ExtendOverrides,
                         metavar="KEY VALUE", help="config overrides (the same as bare trailing KEY VALUE pairs)")
     parser.add_argument("overrides", nargs=argparse.REMAINDER, default=argparse.SUPPRESS, action=_ExtendOverrides,
                         metavar="KEY VALUE", help="config overrides, e.g. SOLVER.BASE_LR 0.01 INPUT.SIZE_TEST 256,128")
+
+
+def default_argument_parser(description: str = "fastreid training") -> argparse.ArgumentParser:
+    """The flags of every ``train_net.py``: config file, resume / overwrite / eval-only, process layout
+    and KEY VALUE overrides."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config-file", default="", metavar="FILE", help="path to the YAML config")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUTPUT_DIR/last_checkpoint (else start from MODEL.WEIGHTS)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an OUTPUT_DIR that holds one (its checkpoints and config move "
+                        "into an overwritten-<date> subfolder)")
+    p.add_argument("--eval-only", action="store_true",
+                   help="evaluate MODEL.WEIGHTS (strict load) and exit; writes into OUTPUT_DIR/eval")
+    p.add_argument("--num-gpus", type=int, default=1,
+                   help="processes per machine: one per GPU, or CPU processes (gloo) without CUDA")
+    p.add_argument("--num-machines", type=int, default=1, help="total number of machines")
+    p.add_argument("--machine-rank", type=int, default=0, help="rank of this machine (from 0)")
+    p.add_argument("--dist-url", default="auto",
+                   help="rendezvous URL, e.g. tcp://10.0.0.1:29500; 'auto' picks a free local port")
+    add_override_arguments(p)
+    return p
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:

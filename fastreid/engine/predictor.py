@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from fastreid.config.num_classes import fill_num_classes, fill_num_classes_from_checkpoint
 from fastreid.data.image_lists import IMAGE_EXTENSIONS, list_images
 
 __all__ = ["DefaultPredictor", "DatasetFeatures", "read_image", "IMAGE_EXTENSIONS", "list_images"]
@@ -52,30 +53,13 @@ def _with_class_count(cfg):
     records the real count under ``num_classes``. Without weights the classifier does not affect the
     features, so 1 is used.
     """
-    cfg = cfg.clone()
-    if cfg.MODEL.HEADS.NUM_CLASSES > 0:
-        return cfg
     weights = cfg.MODEL.WEIGHTS
-    if weights:
-        if not os.path.isfile(weights):
-            raise FileNotFoundError(f"MODEL.WEIGHTS: checkpoint file not found: {weights}")
-        from fastreid.engine.defaults import DefaultTrainer
-
-        count = DefaultTrainer.num_classes_in_checkpoint(weights)
-        if count <= 0:
-            from fastreid.config import ConfigError
-
-            raise ConfigError(f"MODEL.HEADS.NUM_CLASSES is 0 and {weights} does not record num_classes; use "
-                              "the config.yaml written beside it or set MODEL.HEADS.NUM_CLASSES")
-    else:
-        count = 1
-    was_frozen = cfg.is_frozen()
-    cfg.defrost()
-    cfg.MODEL.HEADS.NUM_CLASSES = count
-    if was_frozen:
-        cfg.freeze()
-    logger.info("MODEL.HEADS.NUM_CLASSES set to %d (%s)", count, "from the checkpoint" if weights else "no weights")
-    return cfg
+    if not weights:
+        return fill_num_classes(cfg.clone(), 1, "no weights (an untrained network, whose classifier the features "
+                                "do not use)")
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(f"MODEL.WEIGHTS: checkpoint file not found: {weights}")
+    return fill_num_classes_from_checkpoint(cfg.clone(), weights)
 
 
 class DatasetFeatures(NamedTuple):
@@ -116,8 +100,6 @@ class DefaultPredictor:
         self.model.eval()
         weights = self.cfg.MODEL.WEIGHTS
         if weights:
-            if not os.path.isfile(weights):
-                raise FileNotFoundError(f"MODEL.WEIGHTS: checkpoint file not found: {weights}")
             from fastreid.utils.checkpoint import Checkpointer
 
             Checkpointer(self.model).load(weights, checkpointables=[], strict=True)

@@ -12,6 +12,10 @@
 - stale ``*.pth.<random>.tmp`` files of killed saves are removed;
 - on ``--resume`` with a different config, the previous ``config.yaml`` is kept as
   ``config.<n>.yaml`` before the new one is written.
+
+The run's ``config.yaml`` is written here too (:func:`save_run_config`, atomically; completed with the
+class count the trainer fills in by :func:`complete_saved_config`), and :func:`start_run` is the whole
+of this for a driver that trains many models in one process.
 """
 
 from __future__ import annotations
@@ -25,10 +29,15 @@ import socket
 import time
 from typing import Optional
 
+import yaml
+
+from fastreid.utils import comm
 from fastreid.utils.env import process_alive
 from fastreid.utils.errors import UserError
+from fastreid.utils.file_io import atomic_open
 
-__all__ = ["RunDirError", "claim_run_dir", "keep_previous_config", "set_aside_previous_run", "LOCK_FILE"]
+__all__ = ["RunDirError", "claim_run_dir", "keep_previous_config", "set_aside_previous_run", "save_run_config",
+           "complete_saved_config", "start_run", "LOCK_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -153,3 +162,63 @@ def set_aside_previous_run(output_dir: str) -> Optional[str]:
         os.replace(os.path.join(output_dir, name), os.path.join(folder, name))
     logger.warning("--overwrite: the earlier run's %s moved into %s", ", ".join(names), folder)
     return folder
+
+
+def save_run_config(cfg) -> str:
+    """Write ``OUTPUT_DIR/config.yaml`` atomically (a different earlier one is kept as ``config.<n>.yaml``);
+    returns its path."""
+    path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
+    text = cfg.dump()
+    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+    completed = _as_completed_by_the_run(cfg, path)
+    kept = keep_previous_config(cfg.OUTPUT_DIR, completed or text)
+    if completed is not None and kept is None:
+        return path  # the same config, with the class count the run filled in: keep that file
+    with atomic_open(path) as f:
+        f.write(text)
+    return path
+
+
+def _as_completed_by_the_run(cfg, path: str) -> Optional[str]:
+    """``cfg`` as the run at ``path`` completed it (MODEL.HEADS.NUM_CLASSES 0 -> the training set's count,
+    see :meth:`~fastreid.engine.trainer.DefaultTrainer.auto_scale_hyperparams`), so a resume does not
+    count that as a change; None when there is nothing to complete."""
+    if cfg.MODEL.HEADS.NUM_CLASSES != 0 or not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            saved = (yaml.safe_load(f) or {}).get("MODEL", {}).get("HEADS", {}).get("NUM_CLASSES")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    if not isinstance(saved, int) or saved <= 0:
+        return None
+    completed = cfg.clone()
+    completed.defrost()
+    completed.MODEL.HEADS.NUM_CLASSES = saved
+    return completed.dump()
+
+
+def complete_saved_config(cfg) -> None:
+    """Write ``cfg`` (its class count filled in) over OUTPUT_DIR/config.yaml when that file is this same
+    config with NUM_CLASSES 0 (what :func:`start_run` wrote); any other file is left for
+    :func:`save_run_config`, which runs once the run has started."""
+    path = os.path.join(cfg.OUTPUT_DIR, "config.yaml") if cfg.OUTPUT_DIR else ""
+    if not (comm.is_main_process() and path and os.path.isfile(path)):
+        return
+    blank = cfg.clone()
+    blank.defrost()
+    blank.MODEL.HEADS.NUM_CLASSES = 0
+    with open(path) as f:
+        if f.read() != blank.dump():
+            return
+    with atomic_open(path) as f:
+        f.write(cfg.dump())
+
+
+def start_run(cfg, *, resume: bool = False, overwrite: bool = False) -> str:
+    """What a driver that trains many models in one process (an experiment, the demo) does before each:
+    the run-folder rules of :func:`~fastreid.engine.defaults.default_setup` (OUTPUT_DIR claimed and
+    locked; one holding an earlier run needs ``resume`` or ``overwrite``) and its ``config.yaml``. Logging and seeding stay with the
+    driver and the trainer (DefaultTrainer seeds itself from SEED). Returns the config's path."""
+    claim_run_dir(cfg.OUTPUT_DIR, resume=resume, overwrite=overwrite, lock=comm.is_main_process())
+    return save_run_config(cfg)

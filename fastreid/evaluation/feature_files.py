@@ -1,5 +1,5 @@
-"""The features file (``.npz``) written by ``tools/extract_features.py`` and read by ``tools/query.py``
-and ``tools/visualize_ranks.py``:
+"""The features file (``.npz``) written by ``tools/extract_features.py`` and read (as a
+:class:`FeaturesFile`) by ``tools/query.py`` and ``tools/visualize_ranks.py``:
 
     paths (N,) str, features (N, D) float32 L2-normalised, size_hw (2,) int;
     optionally pids (N,) int, camids (N,) int and num_query () int when extracted from a dataset
@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import zipfile
-from typing import Dict, Optional, Sequence
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from fastreid.utils.errors import ToolError
 from fastreid.utils.file_io import atomic_open
 
-__all__ = ["save_features", "load_features"]
+__all__ = ["save_features", "load_features", "FeaturesFile"]
 
 
 def save_features(path: str, paths: Sequence[str], features: np.ndarray, size_hw: Sequence[int],
@@ -37,8 +38,24 @@ def save_features(path: str, paths: Sequence[str], features: np.ndarray, size_hw
         np.savez(f, **arrays)
 
 
-def load_features(path: str, require: Sequence[str] = ()) -> Dict[str, np.ndarray]:
-    """Read a features file; ``require`` names keys that must be present (a clear error otherwise)."""
+@dataclass(frozen=True)
+class FeaturesFile:
+    """What a features file holds (the module docstring's arrays, by name): ``features`` ``(N, D)``
+    float32, ``paths`` and ``size_hw`` (height, width) of extraction; with identities (extracted from a
+    dataset) ``pids`` and ``camids`` ``(N,)`` int64 and ``num_query`` (the first rows are the query set),
+    else None."""
+
+    paths: List[str]
+    features: np.ndarray
+    size_hw: Tuple[int, int]
+    pids: Optional[np.ndarray] = None
+    camids: Optional[np.ndarray] = None
+    num_query: Optional[int] = None
+
+
+def load_features(path: str, require: Sequence[str] = ()) -> FeaturesFile:
+    """Read a features file; ``require`` names arrays that must be present (``"pids"``, ``"camids"``,
+    ``"num_query"``: a clear error otherwise)."""
     if not os.path.isfile(path):
         raise ToolError(f"features file not found: {path}")
     expected = "expected the .npz file written by tools/extract_features.py"
@@ -50,10 +67,11 @@ def load_features(path: str, require: Sequence[str] = ()) -> Dict[str, np.ndarra
     except (ValueError, OSError, zipfile.BadZipFile) as e:
         reason = "it holds Python objects" if "allow_pickle" in str(e) else str(e).splitlines()[0][:200]
         raise ToolError(f"{path}: not a features file ({reason}); {expected}") from None
-    for key in ("paths", "features", *require):
+    for key in ("paths", "features", "size_hw", *require):
         if key not in out:
             hint = " (extract with --dataset NAME to store identities)" if key in ("pids", "camids") else ""
             raise ToolError(f"{path}: features file has no '{key}' array{hint}; it has {sorted(out)}")
-    return out
-
-
+    return FeaturesFile(paths=[str(p) for p in out["paths"]], features=out["features"],
+                        size_hw=(int(out["size_hw"][0]), int(out["size_hw"][1])), pids=out.get("pids"),
+                        camids=out.get("camids"),
+                        num_query=int(out["num_query"]) if "num_query" in out else None)

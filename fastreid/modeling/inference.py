@@ -10,6 +10,8 @@ import copy
 import torch
 import torch.nn as nn
 
+from fastreid.utils.comm import unwrap_model
+
 __all__ = ["fold_conv_bn", "fuse_for_inference", "inference_model", "merge_1x1_convs"]
 
 
@@ -69,7 +71,7 @@ def inference_model(model: nn.Module, fuse_blocks: bool = True) -> nn.Module:
     (:func:`fuse_for_inference`), channels_last on the CPU. Same input (raw 0..255 images for a
     meta-architecture), same features within 1e-4. ``fuse_blocks=False`` leaves the blocks as they are
     (what ONNX export wants, and to measure what fusing brings)."""
-    net = copy.deepcopy(model.module if isinstance(getattr(model, "module", None), nn.Module) else model).eval()
+    net = copy.deepcopy(unwrap_model(model)).eval()
     for p in net.parameters():
         p.requires_grad_(False)
     fold_conv_bn(net)

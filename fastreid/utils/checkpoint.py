@@ -21,7 +21,7 @@ import pickle
 import random
 import re
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ from .file_io import atomic_open
 
 __all__ = ["Checkpointer", "CheckpointError", "load_torch_file", "split_state_dict", "strip_prefix",
            "snapshot_to_cpu", "rename_module_keys", "upgrade_legacy_keys", "state_mismatch",
-           "mismatch_summary"]
+           "mismatch_summary", "load_matching", "LoadReport", "num_classes_in_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,13 @@ def load_torch_file(path: str, what: str = "checkpoint") -> Any:
     except Exception as e:  # any failure to parse untrusted bytes means "not a readable checkpoint"
         raise CheckpointError(f"{what} {path} ({size} bytes) is truncated or not a PyTorch checkpoint "
                               f"({_first_line(e)}); expected a file written by torch.save") from None
+
+
+def num_classes_in_checkpoint(path: str) -> int:
+    """The class count (MODEL.HEADS.NUM_CLASSES) a checkpoint records under ``num_classes``, as the
+    trainer and the converters write it; 0 when it records none (a bare state_dict) or ``path`` is empty."""
+    data = load_torch_file(path) if path else {}
+    return int(data.get("num_classes", 0) or 0) if isinstance(data, Mapping) else 0
 
 
 def _first_line(e: BaseException) -> str:
@@ -139,18 +146,54 @@ def split_state_dict(data: Any, source: str = "checkpoint") -> Tuple[Dict[str, A
     return strip_prefix(OrderedDict(state)), rest
 
 
+def _compared(model: nn.Module, state: Mapping[str, Any]):
+    """``(state, own, shapes)``: ``state`` with its prefix and legacy keys mended, ``model``'s state dict,
+    and ``{key: (file shape, model shape)}`` for the keys both hold with different shapes."""
+    state = upgrade_legacy_keys(model, strip_prefix(dict(state)))
+    own = model.state_dict()
+    shapes = {k: (tuple(v.shape), tuple(own[k].shape)) for k, v in state.items()
+              if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape}
+    return state, own, shapes
+
+
+def _shape_lines(shapes: Mapping[str, Tuple[Tuple[int, ...], Tuple[int, ...]]]) -> List[str]:
+    return [f"{k}: checkpoint {a} vs model {b}" for k, (a, b) in shapes.items()]
+
+
 def state_mismatch(model: nn.Module, state: Mapping[str, Any]) -> Tuple[List[str], List[str], List[str]]:
     """``(missing, unexpected, shape_mismatched)`` keys of ``state`` (a state dict, ``module.`` prefix and
     older key layouts allowed) against ``model``'s, without loading anything; a shape-mismatched entry
     reads ``"key: checkpoint (a, b) vs model (c, d)"``. A BatchNorm's ``num_batches_tracked`` is not
     missing (BatchNorm fills it in when a state dict lacks it, as older ones do)."""
-    state = upgrade_legacy_keys(model, strip_prefix(dict(state)))
-    own = model.state_dict()
+    state, own, shapes = _compared(model, state)
     missing = [k for k in own if k not in state and not k.endswith(".num_batches_tracked")]
     unexpected = [k for k in state if k not in own]
-    mismatched = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}" for k, v in state.items()
-                  if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape]
-    return missing, unexpected, mismatched
+    return missing, unexpected, _shape_lines(shapes)
+
+
+class LoadReport(NamedTuple):
+    """What :func:`load_matching` left out: model keys not in the file (they keep their initialisation),
+    file keys the model has no name for, and keys in both whose shapes differ (skipped), with
+    ``shapes[key] = (file shape, model shape)``; ``loaded`` of the model's ``total`` tensors loaded."""
+
+    missing: List[str]
+    unexpected: List[str]
+    mismatched: List[str]
+    shapes: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]]
+    loaded: int
+    total: int
+
+
+def load_matching(model: nn.Module, state: Mapping[str, Any]) -> LoadReport:
+    """Load every tensor of ``state`` whose name and shape match ``model``'s (a ``module.`` prefix and
+    older key layouts allowed, see :func:`upgrade_legacy_keys`): the one non-strict rule of every
+    loader (checkpoints, ImageNet weights). Reports what did not load; logs and raises nothing, so the
+    caller decides what a mismatch means."""
+    state, own, shapes = _compared(model, state)
+    result = model.load_state_dict({k: v for k, v in state.items() if k not in shapes}, strict=False)
+    missing = [k for k in result.missing_keys if k not in shapes]
+    return LoadReport(missing, list(result.unexpected_keys), list(shapes), shapes,
+                      len(own) - len(result.missing_keys), len(own))
 
 
 def snapshot_to_cpu(obj: Any) -> Any:
@@ -237,10 +280,8 @@ class Checkpointer:
         return self.write(name, self.collect(**extra), tag_last=tag_last)
 
     def tag_last_checkpoint(self, basename: str) -> None:
-        tmp = os.path.join(self.save_dir, LAST_CHECKPOINT + ".tmp")
-        with open(tmp, "w") as f:
+        with atomic_open(os.path.join(self.save_dir, LAST_CHECKPOINT)) as f:
             f.write(basename)
-        os.replace(tmp, os.path.join(self.save_dir, LAST_CHECKPOINT))
 
     # ------------------------------------------------------------------ loading
     def has_checkpoint(self) -> bool:
@@ -295,25 +336,15 @@ class Checkpointer:
 
     def _load_model(self, state: Dict[str, torch.Tensor], path: str, strict: bool, min_loaded: float = 0.0,
                     what: str = "checkpoint") -> None:
-        state = upgrade_legacy_keys(self.model, strip_prefix(dict(state)))
-        own = self.model.state_dict()
-        mismatched = [
-            f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-            for k, v in state.items()
-            if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape
-        ]
-        for entry in mismatched:
-            state.pop(entry.split(":")[0])
-        incompatible = self.model.load_state_dict(state, strict=False)
-        missing = [k for k in incompatible.missing_keys if k not in {m.split(":")[0] for m in mismatched}]
-        problems = _describe(missing, incompatible.unexpected_keys, mismatched)
+        report = load_matching(self.model, state)
+        mismatched = _shape_lines(report.shapes)
+        problems = _describe(report.missing, report.unexpected, mismatched)
         if problems and strict:
             raise CheckpointError(f"{path} does not match the model (strict loading): " + "; ".join(problems))
-        loaded, total = len(own) - len(incompatible.missing_keys), len(own)
-        if loaded < min_loaded * total:
-            kinds = mismatch_summary(missing, incompatible.unexpected_keys, mismatched)
-            raise CheckpointError(f"{what} {path}: only {loaded} of the model's {total} tensors load from it "
-                                  f"({kinds}); it holds the weights of another architecture; expected a "
+        if report.loaded < min_loaded * report.total:
+            kinds = mismatch_summary(report.missing, report.unexpected, mismatched)
+            raise CheckpointError(f"{what} {path}: only {report.loaded} of the model's {report.total} tensors load "
+                                  f"from it ({kinds}); it holds the weights of another architecture; expected a "
                                   "checkpoint of this model")
         for line in problems:
             logger.warning("%s: %s", path, line)

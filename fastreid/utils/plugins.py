@@ -2,7 +2,7 @@
 
 Two groups:
 - ``fastreid.plugins``: modules imported once at start so their registry decorators run;
-- ``fastreid.config``: functions ``add_xxx_config(cfg)`` applied by ``get_cfg()`` so the keys of
+- ``fastreid.config``: functions ``add_xxx_config(cfg)`` applied by ``get_cfg(plugins=True)`` so the keys of
   installed projects are known before a YAML is merged.
 Nothing is loaded implicitly: entry points call ``get_cfg(plugins=True)`` (or these functions). A
 plugin that fails to import stops the program with its name and its own error (``PluginError``), rather

@@ -65,6 +65,14 @@ class Registry(_FvRegistry):
         """Registered names, sorted."""
         return sorted(self._obj_map.keys(), key=str.lower)
 
+    def unregister(self, name: str) -> Any:
+        """Remove the entry registered under exactly ``name`` and return it: for a part registered for a
+        while (a test's stand-in); an alias of the same object stays registered under its own name."""
+        if name not in self._obj_map:
+            raise UnknownNameError(f"no {self._name} named '{name}' to unregister. Registered: "
+                                   f"{', '.join(self.names()) or '(none)'}.")
+        return self._obj_map.pop(name)
+
     def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Look ``name`` up and call it with the given arguments."""
         fn: Callable = self.get(name)

@@ -20,9 +20,10 @@ logger = logging.getLogger("msinet.train_net")
 
 
 def setup(args):
-    """Defaults + MSINet keys, then the YAML and the command-line overrides; frozen."""
-    cfg = get_cfg()
-    add_msinet_config(cfg)
+    """Defaults + the installed projects' keys (MSINet's among them), then the YAML and the command-line
+    overrides; frozen."""
+    cfg = get_cfg(plugins=True)
+    add_msinet_config(cfg)  # a no-op when installed; run from a checkout without installing, it adds the keys
     if args.config_file:
         cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)

@@ -16,6 +16,19 @@ def test_eval_only_without_weights_is_refused(tmp_path):
         train_or_evaluate(cfg, argparse.Namespace(eval_only=True, resume=False), TinyTrainer)
 
 
+def test_eval_only_of_a_checkpoint_without_a_class_count_is_refused_in_one_line(tmp_path):
+    """It used to build a one-class classifier (max(1, 0)) and fail later, at the strict load."""
+    import torch
+
+    bare = tmp_path / "bare.pth"
+    torch.save(TinyTrainer.build_model(tiny_cfg(tmp_path, **{"MODEL.HEADS.NUM_CLASSES": 3})).state_dict(), bare)
+    cfg = tiny_cfg(tmp_path, **{"MODEL.WEIGHTS": str(bare)})
+    with pytest.raises(ConfigValueError, match=f"^MODEL.HEADS.NUM_CLASSES is 0 and checkpoint {bare} gives no "
+                                               "class count") as e:
+        train_or_evaluate(cfg, argparse.Namespace(eval_only=True, resume=False), TinyTrainer)
+    assert "\n" not in str(e.value)
+
+
 def test_zero_epochs_fail_and_steps_after_the_end_warn(tmp_path, caplog):
     with pytest.raises(ConfigValueError, match="SOLVER.MAX_EPOCH: 0; expected at least 1") as e:
         TinyTrainer(tiny_cfg(tmp_path, **{"SOLVER.MAX_EPOCH": 0}))

@@ -64,7 +64,7 @@ def test_two_losses_returning_the_same_term_is_an_error(cfg, batch):
         with pytest.raises(KeyError, match="loss_cls.*CrossEntropyLoss.*_DuplicateClsForTest"):
             model(batch)
     finally:
-        LOSS_REGISTRY._obj_map.pop("_DuplicateClsForTest")
+        LOSS_REGISTRY.unregister("_DuplicateClsForTest")
 
 
 class _DupLoss(torch.nn.Module):

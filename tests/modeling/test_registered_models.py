@@ -26,13 +26,13 @@ def _distinct(registry):
     """One name per registered object (aliases of the same builder are tested once, under the name a
     config would use: not a ``build_*`` function name, the shortest)."""
     names = {}
-    for name, obj in registry._obj_map.items():
+    for name, obj in registry:  # (name, object) pairs, aliases included
         names.setdefault(id(obj), []).append(name)
     return sorted(min(group, key=lambda n: (n.startswith("build_"), len(n), n)) for group in names.values())
 
 
 CASES = [(b, h) for b in _distinct(BACKBONE_REGISTRY) if b not in SUPERNETS for h in _distinct(HEADS_REGISTRY)]
-CASES += [(b, None) for b in sorted(SUPERNETS & set(BACKBONE_REGISTRY._obj_map))]
+CASES += [(b, None) for b in sorted(SUPERNETS & set(BACKBONE_REGISTRY.names()))]
 
 
 def _build(backbone: str, head):

@@ -17,7 +17,6 @@ from msinet.compare import (
     search_agreement,
     summarize,
     welch_test,
-    write_validation_split,
 )
 from msinet.genotypes import NAMED_GENOTYPES, random_genotype
 from msinet.interaction import OP_NAMES
@@ -145,26 +144,6 @@ def test_report_gives_the_per_seed_range_of_params_and_gmacs():
     assert "| 2.32-2.33 M | 0.21-0.22 |" in line
     old = {"searched": {k: v for k, v in summary["searched"].items() if not k.endswith("_per_seed")}}
     assert "| 2.33 M | 0.21 |" in markdown_report(old)  # an old results.json: the first seed's values
-
-
-def test_validation_split_holds_out_identities_with_cross_camera_queries(tmp_path):
-    # training items carry dataset-prefixed labels, cameras included
-    items = [(str(tmp_path / f"{p}_{c}_{k}.png"), f"pku_{p}", f"pku_{c}") for p in range(10) for c in (0, 1)
-             for k in range(2)]
-    items += [(str(tmp_path / "solo.png"), "pku_99", "pku_0")]  # one camera only
-    path = tmp_path / "split" / "valid.csv"
-    counts = write_validation_split(items, 0.3, str(path), seed=0)
-    rows = [line.split(",") for line in path.read_text().splitlines()]
-    held = {r[1] for r in rows if r[3] in ("query", "gallery")}
-    assert len(held) == counts["valid_ids"] == 3 and counts["train_ids"] == 8
-    assert not held & {r[1] for r in rows if r[3] == "train"}  # identities, not images, are held out
-    for pid in held:
-        q = {int(r[2]) for r in rows if r[1] == pid and r[3] == "query"}
-        g = {int(r[2]) for r in rows if r[1] == pid and r[3] == "gallery"}
-        assert q.isdisjoint(g) or not q  # every query has its matches in another camera
-    assert write_validation_split(items, 0.3, str(path), seed=0) == counts  # seeded
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        write_validation_split(items, 1.0, str(path))
 
 
 SMALL = ["MODEL.MSINET.CHANNELS", "[16, 64, 96, 128]", "INPUT.SIZE_TRAIN", "[32, 16]", "INPUT.SIZE_TEST", "[32, 16]",

@@ -1,4 +1,4 @@
-"""tools/benchmark_search.py runs at a tiny size and reports consistent timings and parameter counts."""
+"""projects/MSINet/tools/benchmark_search.py runs at a tiny size and reports consistent timings and parameter counts."""
 
 import importlib.util
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "benchmark_search.py"
+TOOL = Path(__file__).resolve().parents[2] / "projects" / "MSINet" / "tools" / "benchmark_search.py"
 
 
 def test_benchmark_search_reports_a_table_and_json(tmp_path, capsys):
@@ -27,4 +27,4 @@ def test_benchmark_search_reports_a_table_and_json(tmp_path, capsys):
     assert res["ratio_search_to_training"] == res["search_iteration_s"] / res["msinet_training_iteration_s"]
     assert res["supernet_params"] == 1_687_590 + 48  # weights + alpha (12 x 4)
     printed = capsys.readouterr().out
-    assert "MSINet training iteration" in printed and "command: python tools/benchmark_search.py" in printed
+    assert "MSINet training iteration" in printed and "command: python projects/MSINet/tools/benchmark_search.py" in printed

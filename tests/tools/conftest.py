@@ -1,11 +1,13 @@
 """Fixtures for the tool tests: tiny trained-format checkpoints and small image folders (synthetic, plus
-a few real PKU-Reid images from ../shared when present). Helpers live in ``tools_testlib``."""
+a few real PKU-Reid images from ../shared when present). Helpers live in ``tools_testlib`` and
+``model_files``."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from tools_testlib import COLORS, PKU, make_checkpoint, solid_image, write_config
+from model_files import tiny_model
+from tools_testlib import COLORS, PKU, solid_image
 
 
 @pytest.fixture(autouse=True)
@@ -19,9 +21,7 @@ def _few_threads():
 @pytest.fixture(scope="session")
 def osnet_model(tmp_path_factory):
     """(config path, checkpoint path) of a tiny OSNet + EmbeddingHead."""
-    folder = tmp_path_factory.mktemp("osnet")
-    config = write_config(folder, "osnet")
-    return config, make_checkpoint(config, folder)
+    return tiny_model(tmp_path_factory.mktemp("osnet"))
 
 
 @pytest.fixture()

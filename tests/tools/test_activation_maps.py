@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from model_files import SIZE_HW, make_checkpoint, write_config
 from PIL import Image
-from tools_testlib import SIZE_HW, load_tool, make_checkpoint, write_config
+from tools_testlib import load_tool
 
 tool = load_tool("activation_maps")
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from tools_testlib import SIZE_HW, load_tool, make_checkpoint, write_config
+from model_files import SIZE_HW, make_checkpoint, write_config
+from tools_testlib import load_tool
 
 from fastreid.utils.testing import assert_within_float32_rounding
 

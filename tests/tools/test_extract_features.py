@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from tools_testlib import SIZE_HW, load_tool
+from model_files import SIZE_HW
+from tools_testlib import load_tool
 
 from fastreid.config import get_cfg
 from fastreid.engine.predictor import DefaultPredictor, read_image
@@ -68,7 +69,7 @@ def test_training_yaml_without_class_count_takes_it_from_the_checkpoint(tmp_path
     assert np.load(out)["features"].shape == (12, 512)
     bare = tmp_path / "bare.pth"  # a plain state_dict does not say how many classes it was trained on
     torch.save(torch.load(osnet_model[1], weights_only=False)["model"], bare)
-    with pytest.raises(SystemExit, match="NUM_CLASSES is 0 and .*bare.pth does not record num_classes"):
+    with pytest.raises(SystemExit, match="NUM_CLASSES is 0 and checkpoint .*bare.pth gives no class count"):
         tool.main(["--input", str(colour_folder), "--output", str(out), "--config-file", str(cfg),
                    "--weights", str(bare)])
 

@@ -1,8 +1,7 @@
-"""tools/query.py: gallery indexing (faiss or numpy), top-k with distances, strips and HTML."""
+"""tools/query.py: top-k with distances, strips and HTML (the search itself: tests/evaluation/test_retrieval.py)."""
 
 import json
 
-import numpy as np
 import pytest
 from PIL import Image
 from tools_testlib import load_tool
@@ -10,22 +9,6 @@ from tools_testlib import load_tool
 from fastreid.utils.visualizer import MATCH_COLOR
 
 tool = load_tool("query")
-
-
-def test_faiss_and_numpy_give_the_exact_cosine_ranking():
-    rng = np.random.default_rng(0)
-    g = rng.normal(size=(50, 16)).astype(np.float32)
-    g /= np.linalg.norm(g, axis=1, keepdims=True)
-    q = g[[3, 7]] + 0.01
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    brute = 1 - q @ g.T
-    order = np.argsort(brute, axis=1)[:, :5]
-    for use_faiss in (True, False):
-        idx, dist = tool.search(q, g, 5, use_faiss=use_faiss)
-        assert np.array_equal(idx, order)
-        np.testing.assert_allclose(dist, np.take_along_axis(brute, order, axis=1), atol=1e-5)
-    idx, _ = tool.search(q, g[:3], 10, use_faiss=False)
-    assert idx.shape == (2, 3)  # k is clipped to the gallery size
 
 
 def test_query_finds_itself_first_and_writes_results(tmp_path, osnet_model, colour_folder, capsys):

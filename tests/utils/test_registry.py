@@ -45,6 +45,16 @@ def test_duplicate_registration_is_rejected():
         reg.register(name="resnet50")(lambda: None)
 
 
+def test_unregister_removes_one_name_and_returns_its_object():
+    reg = _reg()
+    builder = reg.get("resnet50")
+    assert reg.unregister("r50") is builder
+    assert "r50" not in reg.names() and reg.get("resnet50") is builder  # the other name stays
+    assert dict(reg) == {"resnet50": builder, "OSNet": reg.get("osnet")}  # iteration gives (name, object)
+    with pytest.raises(UnknownNameError, match="no TOY named 'r50' to unregister. Registered: OSNet, resnet50"):
+        reg.unregister("r50")
+
+
 def _group(name):
     eps = metadata.entry_points()
     return {ep.name: ep.value for ep in (eps.select(group=name) if hasattr(eps, "select") else eps.get(name, []))}

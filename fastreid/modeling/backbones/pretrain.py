@@ -11,8 +11,8 @@ scratch) or ``MODEL.BACKBONE.PRETRAIN_PATH <file>``. Nothing else is ever downlo
 ``load_pretrained_weights`` is the one loader for every backbone: it reads a ``.pth`` file (a bare
 state_dict or one stored under ``"state_dict"`` / ``"model"``) with ``weights_only=True``, strips a
 ``module.`` prefix left by DataParallel, optionally renames keys (another layout), loads every tensor
-whose name and shape match, and reports the counts in one line (WARNING with the names when anything
-was skipped or left missing).
+whose name and shape match (:func:`fastreid.utils.checkpoint.load_matching`, the checkpoints' rule too),
+and reports the counts in one line (WARNING with the names when anything was skipped or left missing).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import os
 import re
 import urllib.error
 import urllib.parse
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 import torch
 import torch.nn as nn
 
-from fastreid.utils.checkpoint import load_torch_file, split_state_dict, upgrade_legacy_keys
+from fastreid.utils.checkpoint import LoadReport, load_matching, load_torch_file, split_state_dict
 from fastreid.utils.errors import ConfigValueError, UserError
 
 __all__ = ["load_pretrained_weights", "LoadReport", "resolve_pretrain_path", "PretrainDownloadError"]
@@ -81,14 +81,6 @@ def resolve_pretrain_path(path: str, backbone: str, default_url: Optional[str] =
 logger = logging.getLogger(__name__)
 
 
-class LoadReport(NamedTuple):
-    """Keys of the model not found in the file, file keys the model has no use for, shape clashes."""
-
-    missing: List[str]
-    unexpected: List[str]
-    mismatched: List[str]
-
-
 def _names(keys: List[str], limit: int = 8) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f", ... {len(keys) - limit} more" if len(keys) > limit else "")
@@ -116,28 +108,19 @@ def load_pretrained_weights(model: nn.Module, path: str, *, key_name: str = "MOD
     state = dict(split_state_dict(load_torch_file(path, key_name), f"{key_name} {path}")[0])
     if convert is not None:
         state = convert(state)
-    state = upgrade_legacy_keys(model, state)
     prefixes = tuple(ignore_prefixes)
     ignored = [k for k in state if prefixes and k.startswith(prefixes)]
     state = {k: v for k, v in state.items() if k not in set(ignored)}
-    own = model.state_dict()
-    mismatched = [k for k, v in state.items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
-    shapes = {k: (tuple(state[k].shape), tuple(own[k].shape)) for k in mismatched}
-    for k in mismatched:
-        del state[k]
-    result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if k not in mismatched]
-    report = LoadReport(missing, list(result.unexpected_keys), mismatched)
-    loaded = len(state) - len(report.unexpected)
-    line = (f"{key_name}: {loaded} of the {len(own)} tensors of {type(model).__name__} loaded from {path}"
+    report = load_matching(model, state)
+    line = (f"{key_name}: {report.loaded} of the {report.total} tensors of {type(model).__name__} loaded from {path}"
             + (f" ({len(ignored)} file tensors under {', '.join(prefixes)} ignored)" if ignored else ""))
     if not (report.missing or report.unexpected or report.mismatched):
         logger.info("%s; every %stensor matched by name and shape", line, "other " if ignored else "")
         return report
     parts = [line]
     if report.mismatched:
-        parts.append(f"{len(mismatched)} with another shape (file -> model): "
-                     + _names([f"{k} {shapes[k][0]} -> {shapes[k][1]}" for k in mismatched]))
+        parts.append(f"{len(report.mismatched)} with another shape (file -> model): "
+                     + _names([f"{k} {a} -> {b}" for k, (a, b) in report.shapes.items()]))
     if report.unexpected:
         parts.append(f"{len(report.unexpected)} file tensors the model has no name for: {_names(report.unexpected)}")
     if report.missing:

@@ -35,8 +35,9 @@ SEARCH_SWITCHES = ["MODEL.META_ARCHITECTURE", "SearchBaseline", "MODEL.BACKBONE.
 
 
 def load(config_file: str, opts: List[str]):
-    cfg = get_cfg()
-    add_msinet_config(cfg)
+    """Defaults + the installed projects' keys (MSINet's among them), the YAML, the overrides."""
+    cfg = get_cfg(plugins=True)
+    add_msinet_config(cfg)  # a no-op when installed; run from a checkout without installing, it adds the keys
     cfg.merge_from_file(config_file)
     cfg.merge_from_list(opts)
     return cfg

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from fastreid.utils import checkpoint as ckpt_mod
-from fastreid.utils.checkpoint import Checkpointer, CheckpointError
+from fastreid.utils.checkpoint import Checkpointer, CheckpointError, load_matching
 
 
 def _net(out=3):
@@ -72,6 +72,18 @@ def test_non_strict_load_reports_missing_unexpected_and_mismatched(tmp_path, cap
     assert "2.weight: checkpoint (3, 5) vs model (7, 5)" in text
     assert torch.equal(dst[2].weight, init_cls)  # mismatched tensor skipped
     assert torch.equal(dst[0].weight, src[0].weight)
+
+
+def test_load_matching_loads_what_fits_and_counts_the_rest():
+    """The one non-strict rule of the checkpoint and ImageNet loaders, on its own."""
+    model = _net(out=3)  # 0: Linear(4, 5), 2: Linear(5, 3): four tensors
+    kept = model[2].weight.clone()
+    state = {"module.0.weight": torch.ones(5, 4), "module.2.weight": torch.zeros(7, 5), "module.9.bias": torch.zeros(1)}
+    report = load_matching(model, state)
+    assert torch.equal(model[0].weight, torch.ones(5, 4)) and torch.equal(model[2].weight, kept)
+    assert (report.missing, report.unexpected, report.mismatched) == (["0.bias", "2.bias"], ["9.bias"], ["2.weight"])
+    assert report.shapes == {"2.weight": ((7, 5), (3, 5))}
+    assert (report.loaded, report.total) == (1, 4)
 
 
 def test_strict_load_raises_with_the_key_list(tmp_path):

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Cost of one architecture-search iteration against one training iteration of the searched MSINet.
 
-    python tools/benchmark_search.py [--batch 32] [--size 256 128] [--threads 2] [--repeats 5]
-                                     [--classes 751] [--device cpu] [--json out.json]
+    python projects/MSINet/tools/benchmark_search.py [--batch 32] [--size 256 128] [--threads 2] [--repeats 5]
+                                                     [--classes 751] [--device cpu] [--json out.json]
 
 Both sides see the same batch (random pixels, P x 4 identities). Timed per iteration (median, the
 functions timed in turn, round after round):
@@ -155,8 +155,8 @@ def main(argv=None) -> Dict[str, object]:
     torch.set_num_threads(args.threads)
     results = run(args.batch, tuple(args.size), args.repeats, args.warmup, args.classes, args.device)
     machine = machine_summary(args.device)
-    report = {"command": "python tools/benchmark_search.py " + " ".join(argv if argv is not None else
-                                                                           __import__("sys").argv[1:]),
+    report = {"command": "python projects/MSINet/tools/benchmark_search.py " + " ".join(
+                  argv if argv is not None else __import__("sys").argv[1:]),
               "machine": machine, "batch": args.batch, "size": list(args.size), "results": results}
     print(f"command: {report['command']}")
     print(f"machine: {format_machine(machine)}")

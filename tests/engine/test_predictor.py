@@ -4,12 +4,18 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from model_files import SIZE_HW, make_checkpoint, tiny_model, write_config
 from PIL import Image
-from tools_testlib import SIZE_HW, make_checkpoint, write_config
 
 from fastreid.config import get_cfg
 from fastreid.engine.predictor import DefaultPredictor, list_images, read_image
 from fastreid.modeling.meta_arch.build import build_model
+
+
+@pytest.fixture(scope="module")
+def osnet_model(tmp_path_factory):
+    """(config path, checkpoint path) of a tiny OSNet + EmbeddingHead, saved as the trainer saves."""
+    return tiny_model(tmp_path_factory.mktemp("osnet"))
 
 
 def _cfg(config, weights, **overrides):
