@@ -224,6 +224,10 @@ _C.SOLVER.WARMUP_FACTOR = 0.1
 _C.SOLVER.WARMUP_ITERS = 0
 _C.SOLVER.WARMUP_EPOCHS = 0
 _C.SOLVER.WARMUP_METHOD = "linear"
+# When the warm-up factor changes: "iteration" (rises at every iteration) or "epoch" (one value per
+# epoch, changed at each epoch's start: the MSINet authors' per-epoch scheduler, WARMUP_EPOCHS steps
+# from WARMUP_FACTOR; WARMUP_ITERS must then be 0).
+_C.SOLVER.WARMUP_STEPPING = "iteration"
 # Iterations during which MODEL.FREEZE_LAYERS get no updates (and keep BN statistics).
 _C.SOLVER.FREEZE_ITERS = 0
 # Save a checkpoint every this many epochs (the last epoch is always saved).
