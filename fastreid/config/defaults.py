@@ -169,6 +169,13 @@ _C.DATASETS.CUSTOM.TEST_RATIO = 0.5
 _C.DATASETS.CUSTOM.QUERY_PER_ID = 1
 # CustomReID (no split given): seed of the identity split and the query draw.
 _C.DATASETS.CUSTOM.SPLIT_SEED = 0
+_C.DATASETS.VEHICLEID = CN()
+# VehicleID's gallery draw (one image per vehicle of the test list): "numpy" (numpy's generator seeded
+# with (SPLIT_SEED, repeat)) or "python" (Python's random.Random(SPLIT_SEED + repeat).choice per vehicle in
+# list order: the MSINet authors' loader, whose --seed SPLIT_SEED then is).
+_C.DATASETS.VEHICLEID.GALLERY_DRAW = "numpy"
+# VehicleID: seed of the gallery draw.
+_C.DATASETS.VEHICLEID.SPLIT_SEED = 0
 
 # ---------------------------------------------------------------------------------------------------
 # Data loader

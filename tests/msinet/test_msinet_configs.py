@@ -81,6 +81,7 @@ def test_vehicleid_yamls_test_as_the_authors_code_does():
     for path in vid:
         cfg = _load(path)
         assert tuple(cfg.DATASETS.TESTS) == ("LargeVehicleID",) and cfg.TEST.REPEATS == 1, path.name
+        assert cfg.DATASETS.VEHICLEID.GALLERY_DRAW == "python", path.name  # their loader's draw
 
 
 def test_the_authors_search_yaml_runs_the_authors_loop():
