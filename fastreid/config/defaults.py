@@ -233,8 +233,9 @@ _C.SOLVER.WARMUP_EPOCHS = 0
 _C.SOLVER.WARMUP_METHOD = "linear"
 # When the warm-up factor changes: "iteration" (rises at every iteration) or "epoch" (one value per
 # epoch, changed at each epoch's start: the MSINet authors' per-epoch scheduler, WARMUP_EPOCHS steps
-# from WARMUP_FACTOR; WARMUP_ITERS must then be 0).
-_C.SOLVER.WARMUP_STEPPING = "iteration"
+# from WARMUP_FACTOR; WARMUP_ITERS must then be 0). "" = the trainer's choice: "iteration", except
+# where a trainer's protocol says otherwise (MSINet's SEARCH.PROTOCOL authors: "epoch").
+_C.SOLVER.WARMUP_STEPPING = ""
 # Iterations during which MODEL.FREEZE_LAYERS get no updates (and keep BN statistics).
 _C.SOLVER.FREEZE_ITERS = 0
 # Save a checkpoint every this many epochs (the last epoch is always saved).

@@ -167,16 +167,17 @@ def build_lr_scheduler(cfg, optimizer: torch.optim.Optimizer, iters_per_epoch: U
     ``iters_per_epoch``: one length for every epoch, or each epoch's (epochs of their own length, e.g.
     one pass of an identity sampler each); epoch milestones follow the epochs as they fall. A warm-up
     stepped per iteration lasts ``max(WARMUP_ITERS, the first WARMUP_EPOCHS epochs)`` iterations; one
-    stepped per epoch (``WARMUP_STEPPING epoch``) lasts ``WARMUP_EPOCHS`` epochs.
+    stepped per epoch (``WARMUP_STEPPING epoch``; "" means "iteration") lasts ``WARMUP_EPOCHS`` epochs.
     """
     s = cfg.SOLVER
     max_epoch = s.MAX_EPOCH if max_epoch is None else max_epoch
     epochs = EpochLengths(iters_per_epoch)
-    per_epoch = s.WARMUP_STEPPING == "epoch"
+    stepping = s.WARMUP_STEPPING or "iteration"
+    per_epoch = stepping == "epoch"
     return WarmupScheduler(
         optimizer, iters_per_epoch=epochs, max_iter=epochs.start(max_epoch), schedule=s.SCHED,
         milestones=s.STEPS, gamma=s.GAMMA, delay_iters=epochs.start(s.DELAY_EPOCHS), eta_min=s.ETA_MIN_LR,
         warmup_iters=s.WARMUP_ITERS if per_epoch else max(s.WARMUP_ITERS, epochs.start(s.WARMUP_EPOCHS)),
-        warmup_factor=s.WARMUP_FACTOR, warmup_method=s.WARMUP_METHOD, warmup_stepping=s.WARMUP_STEPPING,
+        warmup_factor=s.WARMUP_FACTOR, warmup_method=s.WARMUP_METHOD, warmup_stepping=stepping,
         warmup_epochs=s.WARMUP_EPOCHS,
     )

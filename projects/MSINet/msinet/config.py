@@ -58,7 +58,7 @@ def add_msinet_config(cfg: CN) -> None:
     # or "authors" (as the authors' searcher runs: the weights' step uses the validation loss's gradient
     # plus the training loss's, alpha's Adam decays 10x at the epochs of SEARCH.ARCH_STEPS without
     # warm-up, no architecture step at the first iteration of an epoch; the weights' warm-up steps once
-    # per epoch (SOLVER.WARMUP_STEPPING epoch); an epoch is one pass of the identity sampler unless
+    # per epoch (unless SOLVER.WARMUP_STEPPING says otherwise); an epoch is one pass of the identity sampler unless
     # SOLVER.ITERS_PER_EPOCH > 0 fixes it; one validation stream for the whole run; the identity split
     # rounds on P // 5 with floor halves and keeps train labels, empty slots included). See
     # projects/MSINet/README.md, "Differences from the authors' code".

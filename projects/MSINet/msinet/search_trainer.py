@@ -41,7 +41,7 @@ from .search_objectives import SEARCH_SCHEMES, SearchObjective, build_objective
 from .search_step import ArchitectStep, SearchStep
 
 __all__ = ["SearchTrainer", "SEARCH_PROTOCOLS", "SearchSplits", "build_arch_optimizer", "check_search_cfg",
-           "search_splits", "sampler_pass_lengths"]
+           "search_splits", "sampler_pass_lengths", "weight_warmup_stepping"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,18 @@ def check_search_cfg(cfg) -> None:
     steps = list(s.ARCH_STEPS)
     if any(int(e) != e or e < 1 for e in steps) or steps != sorted(steps):
         raise ConfigValueError(f"SEARCH.ARCH_STEPS: {steps}; expected increasing whole epochs >= 1")
-    if s.ENABLED and s.PROTOCOL == "authors" and cfg.SOLVER.WARMUP_ITERS > 0:
-        raise ConfigValueError(f"SOLVER.WARMUP_ITERS: {cfg.SOLVER.WARMUP_ITERS} iterations, but SEARCH.PROTOCOL "
-                               "authors warms up once per epoch; expected 0 (and the length in SOLVER.WARMUP_EPOCHS)")
+    if s.ENABLED and weight_warmup_stepping(cfg) == "epoch" and cfg.SOLVER.WARMUP_ITERS > 0:
+        raise ConfigValueError(f"SOLVER.WARMUP_ITERS: {cfg.SOLVER.WARMUP_ITERS} iterations, but the search's warm-up "
+                               f"steps once per epoch (SEARCH.PROTOCOL {s.PROTOCOL}, SOLVER.WARMUP_STEPPING "
+                               f"{cfg.SOLVER.WARMUP_STEPPING!r}); expected 0 (and the length in SOLVER.WARMUP_EPOCHS)")
+
+
+def weight_warmup_stepping(cfg) -> str:
+    """How the weights' warm-up steps in the search: SOLVER.WARMUP_STEPPING when set, else per epoch under
+    SEARCH.PROTOCOL "authors" (their scheduler steps at each epoch's end) and per iteration otherwise."""
+    if cfg.SOLVER.WARMUP_STEPPING:
+        return cfg.SOLVER.WARMUP_STEPPING
+    return "epoch" if cfg.SEARCH.PROTOCOL == "authors" else "iteration"
 
 
 class SearchSplits(NamedTuple):
@@ -236,12 +245,13 @@ class SearchTrainer(DefaultTrainer):
     # ------------------------------------------------------------------ schedules
     @classmethod
     def build_lr_scheduler(cls, cfg, optimizer: torch.optim.Optimizer, iters_per_epoch):
-        """The weights' schedule (SOLVER.*); under PROTOCOL "authors" its warm-up steps once per epoch,
-        as their scheduler (stepped at each epoch's end) does."""
-        if cfg.SEARCH.PROTOCOL == "authors" and cfg.SOLVER.WARMUP_STEPPING != "epoch":
+        """The weights' schedule (SOLVER.*), its warm-up stepped as :func:`weight_warmup_stepping` says
+        (under PROTOCOL "authors" once per epoch, as their scheduler, stepped at each epoch's end, does)."""
+        stepping = weight_warmup_stepping(cfg)
+        if stepping != cfg.SOLVER.WARMUP_STEPPING:
             cfg = cfg.clone()
             cfg.defrost()
-            cfg.SOLVER.WARMUP_STEPPING = "epoch"
+            cfg.SOLVER.WARMUP_STEPPING = stepping
         return super().build_lr_scheduler(cfg, optimizer, iters_per_epoch)
 
     @classmethod
