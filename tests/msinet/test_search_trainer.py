@@ -312,6 +312,7 @@ def _one_pass_each(train_items, epochs_of_batches, k, p):
         assert sum(1 for pid, n in sizes.items() if max(n, k) - used.get(pid, 0) >= k) < p
 
 
+@pytest.mark.slow
 def test_the_authors_protocol_runs_the_authors_loop(data_root, tmp_path):
     # several epochs of one identity-sampler pass each (batch 16 = 4 identities x 4 images), with the
     # warm-up (2 epochs from 0.01) and the weights' and alpha's step schedules on
