@@ -169,6 +169,13 @@ _C.DATASETS.CUSTOM.TEST_RATIO = 0.5
 _C.DATASETS.CUSTOM.QUERY_PER_ID = 1
 # CustomReID (no split given): seed of the identity split and the query draw.
 _C.DATASETS.CUSTOM.SPLIT_SEED = 0
+_C.DATASETS.VEHICLEID = CN()
+# VehicleID's gallery draw (one image per vehicle of the test list): "numpy" (numpy's generator seeded
+# with (SPLIT_SEED, repeat)) or "python" (Python's random.Random(SPLIT_SEED + repeat).choice per vehicle in
+# list order: the MSINet authors' loader, whose --seed SPLIT_SEED then is).
+_C.DATASETS.VEHICLEID.GALLERY_DRAW = "numpy"
+# VehicleID: seed of the gallery draw.
+_C.DATASETS.VEHICLEID.SPLIT_SEED = 0
 
 # ---------------------------------------------------------------------------------------------------
 # Data loader
@@ -224,6 +231,11 @@ _C.SOLVER.WARMUP_FACTOR = 0.1
 _C.SOLVER.WARMUP_ITERS = 0
 _C.SOLVER.WARMUP_EPOCHS = 0
 _C.SOLVER.WARMUP_METHOD = "linear"
+# When the warm-up factor changes: "iteration" (rises at every iteration) or "epoch" (one value per
+# epoch, changed at each epoch's start: the MSINet authors' per-epoch scheduler, WARMUP_EPOCHS steps
+# from WARMUP_FACTOR; WARMUP_ITERS must then be 0). "" = the trainer's choice: "iteration", except
+# where a trainer's protocol says otherwise (MSINet's SEARCH.PROTOCOL authors: "epoch").
+_C.SOLVER.WARMUP_STEPPING = ""
 # Iterations during which MODEL.FREEZE_LAYERS get no updates (and keep BN statistics).
 _C.SOLVER.FREEZE_ITERS = 0
 # Save a checkpoint every this many epochs (the last epoch is always saved).

@@ -4,7 +4,9 @@
 sampler, its sampler, or the batch sampler's sampler) has ``set_epoch(epoch)``, the stream is restarted
 at the start of every epoch after calling it, so an epoch's batches depend only on the sampler's seed
 and the epoch: a run resumed at an epoch boundary sees exactly the batches of an uninterrupted one.
-Without ``set_epoch`` one iterator runs for the whole training.
+Without ``set_epoch`` one iterator runs for the whole training. A loop that wants one stream for the
+whole run although the loader could restart (the MSINet authors' validation iterator) asks for epoch 0
+every time, with ``start_iter`` = the run's global iteration, so a resumed run continues that stream.
 """
 
 from __future__ import annotations
@@ -36,11 +38,20 @@ class EpochBatches:
         self._iter = None
         self._epoch: Optional[int] = None
 
-    def next(self, epoch: int):
-        """The next batch of ``epoch`` (a new epoch restarts the stream when the loader allows it)."""
+    def next(self, epoch: int, start_iter: int = 0):
+        """The next batch of ``epoch`` (a new epoch restarts the stream when the loader allows it).
+
+        ``start_iter``: where a (re)started stream begins, in batches of ``epoch``; the loader or its
+        batch sampler must then take ``set_epoch(epoch, start_iter)`` (a plain sampler counts indices).
+        """
         sampler = sampler_with_set_epoch(self.loader)
         if self._iter is None or (sampler is not None and self._epoch != epoch):
-            if sampler is not None:
+            if start_iter and sampler not in (self.loader, getattr(self.loader, "batch_sampler", None)):
+                raise ValueError(f"EpochBatches: start_iter {start_iter} needs a loader or batch sampler with "
+                                 f"set_epoch(epoch, start_iter); {type(self.loader).__name__} has none")
+            if sampler is not None and start_iter:
+                sampler.set_epoch(epoch, start_iter)
+            elif sampler is not None:
                 sampler.set_epoch(epoch)
             self._iter = iter(self.loader)
             self._epoch = epoch

@@ -138,7 +138,7 @@ class PreciseBN(HookBase):
         self._num_iter = num_iter
 
     def after_epoch(self):
-        if self.trainer.epoch + 1 != self.trainer.max_iter // self.trainer.iters_per_epoch:
+        if self.trainer.iter < self.trainer.max_iter:  # not the last epoch
             return
         if not _bn_modules(self._model):
             logger.info("PreciseBN: the model has no BatchNorm layer in training mode; skipped")
@@ -208,7 +208,7 @@ class EvalHook(HookBase):
 
     def after_epoch(self):
         epoch = self.trainer.epoch + 1
-        last = epoch * self.trainer.iters_per_epoch >= self.trainer.max_iter
+        last = self.trainer.iter >= self.trainer.max_iter
         if last or (self._period > 0 and epoch % self._period == 0):
             self._evaluate()
 
@@ -257,7 +257,7 @@ class PeriodicCheckpointer(HookBase):
     def after_epoch(self):
         t = self.trainer
         epoch = t.epoch + 1
-        if epoch * t.iters_per_epoch >= t.max_iter:
+        if t.iter >= t.max_iter:
             self.checkpointer.save("model_final", **self._extra())
             self._pending = None
         elif epoch % self.period == 0:

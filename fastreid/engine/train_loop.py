@@ -5,9 +5,12 @@ Call order for ``TrainerBase.train(start_epoch, max_epoch, iters_per_epoch)``::
     before_train
     for epoch in [start_epoch, max_epoch):
         before_epoch
-        for each of iters_per_epoch iterations: before_step, run_step, after_step
+        for each of the epoch's iterations: before_step, run_step, after_step
         after_epoch
     after_train            (always, in a ``finally``)
+
+``iters_per_epoch`` is one length for every epoch, or each epoch's own (a sequence: an epoch that is one
+pass of an identity sampler); ``iter`` counts iterations over the whole run either way.
 
 SIGTERM (a scheduler's or ``kill``'s stop) is turned into ``KeyboardInterrupt`` (:class:`Terminated`,
 which names the signal) while training runs, so it ends a run exactly as Ctrl-C does: the hooks'
@@ -23,12 +26,13 @@ import signal
 import threading
 import time
 import weakref
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 
 from fastreid.data.epoch_batches import EpochBatches
+from fastreid.solver.lr_scheduler import EpochLengths
 from fastreid.utils import comm
 from fastreid.utils.errors import UserError
 from fastreid.utils.events import EventStorage
@@ -118,7 +122,8 @@ class TrainerBase:
     """Runs hooks around ``run_step`` for a number of epochs of ``iters_per_epoch`` iterations.
 
     Attributes: ``iter`` (global iteration of the current/next step), ``epoch``, ``start_iter``,
-    ``max_iter``, ``iters_per_epoch``, ``storage`` (the run's EventStorage).
+    ``max_iter``, ``iters_per_epoch`` (as given to ``train``), ``storage`` (the run's EventStorage).
+    At ``after_epoch`` the last epoch is the one with ``iter >= max_iter``.
     """
 
     def __init__(self) -> None:
@@ -137,13 +142,12 @@ class TrainerBase:
             h.trainer = weakref.proxy(self)
         self._hooks.extend(hooks)
 
-    def train(self, start_epoch: int, max_epoch: int, iters_per_epoch: int) -> None:
-        """Train epochs ``start_epoch .. max_epoch - 1``."""
-        if iters_per_epoch < 1:
-            raise ValueError(f"iters_per_epoch: {iters_per_epoch} must be >= 1")
+    def train(self, start_epoch: int, max_epoch: int, iters_per_epoch: Union[int, Sequence[int]]) -> None:
+        """Train epochs ``start_epoch .. max_epoch - 1`` (``iters_per_epoch``: see the module docstring)."""
+        epochs = EpochLengths(iters_per_epoch)
         self.iters_per_epoch = iters_per_epoch
-        self.iter = self.start_iter = start_epoch * iters_per_epoch
-        self.max_iter = max_epoch * iters_per_epoch
+        self.iter = self.start_iter = epochs.start(start_epoch)
+        self.max_iter = epochs.start(max_epoch)
         self.epoch = start_epoch
         logger.info("Starting training from epoch %d (iteration %d) to epoch %d", start_epoch, self.iter, max_epoch)
         with EventStorage(self.start_iter) as self.storage, sigterm_as_interrupt():
@@ -151,7 +155,7 @@ class TrainerBase:
                 self.before_train()
                 for self.epoch in range(start_epoch, max_epoch):
                     self.before_epoch()
-                    for _ in range(iters_per_epoch):
+                    for _ in range(epochs.length(self.epoch)):
                         self.before_step()
                         self.run_step()
                         self.after_step()

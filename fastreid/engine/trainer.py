@@ -21,6 +21,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from fastreid.config.num_classes import fill_num_classes
+from fastreid.solver.lr_scheduler import EpochLengths
 from fastreid.utils import comm
 from fastreid.utils.checkpoint import Checkpointer, num_classes_in_checkpoint
 from fastreid.utils.comm import unwrap_model
@@ -83,7 +84,7 @@ class DefaultTrainer(TrainerBase):
         )
         self.start_epoch = 0
         self.max_epoch = cfg.SOLVER.MAX_EPOCH
-        self.max_iter = self.max_epoch * self.iters_per_epoch
+        self.max_iter = EpochLengths(self.iters_per_epoch).start(self.max_epoch)
         self.best_metric: Optional[float] = None
         self.last_eval_results: Optional[Dict[str, Any]] = None
         self.last_eval_epoch: Optional[int] = None
@@ -149,6 +150,7 @@ class DefaultTrainer(TrainerBase):
 
     @staticmethod
     def _iters_per_epoch(cfg, data_loader) -> int:
+        """Iterations per epoch; a subclass may return each epoch's (a sequence of SOLVER.MAX_EPOCH lengths)."""
         if cfg.SOLVER.ITERS_PER_EPOCH > 0:
             return cfg.SOLVER.ITERS_PER_EPOCH
         n = len(data_loader.dataset)
@@ -227,7 +229,7 @@ class DefaultTrainer(TrainerBase):
         the best-model checkpoint and the writers (not PreciseBN nor the periodic checkpoint, whose work
         is in the resumed weights)."""
         self.epoch = self.start_epoch - 1
-        self.iter = self.start_epoch * self.iters_per_epoch
+        self.iter = EpochLengths(self.iters_per_epoch).start(self.start_epoch)
         kinds = (hooks.EvalHook, hooks.BestCheckpointer, hooks.PeriodicWriter)
         ends = [h for h in self._hooks if isinstance(h, kinds)]
         with EventStorage(self.iter - 1) as self.storage:

@@ -14,14 +14,14 @@ gradients are clipped first when ``SOLVER.CLIP_GRADIENTS.ENABLED``.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Set, Type
+from typing import Any, Dict, List, Optional, Sequence, Set, Type, Union
 
 import torch
 import torch.nn as nn
 
 from fastreid.utils.errors import ConfigValueError
 
-from .lr_scheduler import WarmupScheduler
+from .lr_scheduler import EpochLengths, WarmupScheduler
 
 __all__ = ["build_optimizer", "build_lr_scheduler", "get_param_groups", "OPTIMIZERS"]
 
@@ -160,17 +160,24 @@ def _check_freeze_layers(model: nn.Module, names: Sequence[str]) -> None:
             )
 
 
-def build_lr_scheduler(cfg, optimizer: torch.optim.Optimizer, iters_per_epoch: int,
+def build_lr_scheduler(cfg, optimizer: torch.optim.Optimizer, iters_per_epoch: Union[int, Sequence[int]],
                        max_epoch: Optional[int] = None) -> WarmupScheduler:
     """The per-iteration schedule of ``cfg.SOLVER`` (warm-up, then MultiStepLR or cosine).
 
-    Warm-up lasts ``max(WARMUP_ITERS, WARMUP_EPOCHS * iters_per_epoch)`` iterations.
+    ``iters_per_epoch``: one length for every epoch, or each epoch's (epochs of their own length, e.g.
+    one pass of an identity sampler each); epoch milestones follow the epochs as they fall. A warm-up
+    stepped per iteration lasts ``max(WARMUP_ITERS, the first WARMUP_EPOCHS epochs)`` iterations; one
+    stepped per epoch (``WARMUP_STEPPING epoch``; "" means "iteration") lasts ``WARMUP_EPOCHS`` epochs.
     """
     s = cfg.SOLVER
     max_epoch = s.MAX_EPOCH if max_epoch is None else max_epoch
+    epochs = EpochLengths(iters_per_epoch)
+    stepping = s.WARMUP_STEPPING or "iteration"
+    per_epoch = stepping == "epoch"
     return WarmupScheduler(
-        optimizer, iters_per_epoch=iters_per_epoch, max_iter=max_epoch * iters_per_epoch, schedule=s.SCHED,
-        milestones=s.STEPS, gamma=s.GAMMA, delay_iters=s.DELAY_EPOCHS * iters_per_epoch, eta_min=s.ETA_MIN_LR,
-        warmup_iters=max(s.WARMUP_ITERS, s.WARMUP_EPOCHS * iters_per_epoch), warmup_factor=s.WARMUP_FACTOR,
-        warmup_method=s.WARMUP_METHOD,
+        optimizer, iters_per_epoch=epochs, max_iter=epochs.start(max_epoch), schedule=s.SCHED,
+        milestones=s.STEPS, gamma=s.GAMMA, delay_iters=epochs.start(s.DELAY_EPOCHS), eta_min=s.ETA_MIN_LR,
+        warmup_iters=s.WARMUP_ITERS if per_epoch else max(s.WARMUP_ITERS, epochs.start(s.WARMUP_EPOCHS)),
+        warmup_factor=s.WARMUP_FACTOR, warmup_method=s.WARMUP_METHOD, warmup_stepping=stepping,
+        warmup_epochs=s.WARMUP_EPOCHS,
     )

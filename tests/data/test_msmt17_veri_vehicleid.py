@@ -1,5 +1,7 @@
 """MSMT17 (V1/V2 list files), VeRi-776 and VehicleID (seeded gallery draw) parsing."""
 
+from pathlib import Path
+
 import pytest
 
 from fastreid.data.datasets import MSMT17, LargeVehicleID, SmallVehicleID, VehicleID, VeRi
@@ -98,6 +100,53 @@ def test_vehicleid_gallery_draw_is_seeded(tmp_path, fx):
     assert len({tuple(g) for g in galleries}) > 1  # other repeats draw other gallery images
     other_seed = sorted(p for p, _, _ in VehicleID(root=str(tmp_path), test_list=2400, split_seed=5).gallery)
     assert len(other_seed) == 4
+
+
+def _authors_gallery(list_file, seed):
+    """The gallery the MSINet authors' VehicleID loader draws, written from its description: after
+    ``random.seed(seed)``, for each vehicle in the order it first appears in the list, ``random.choice`` of
+    its image names in list order."""
+    import random
+
+    by_vid = {}
+    for line in list_file.read_text().splitlines():
+        name, vid = line.split()
+        by_vid.setdefault(int(vid), []).append(name)
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        return sorted(random.choice(names) for names in by_vid.values())
+    finally:
+        random.setstate(state)
+
+
+def test_vehicleid_python_draw_gives_the_authors_gallery_for_their_seed(tmp_path, fx):
+    d = _make_vehicleid(fx, tmp_path, per_id=7, ids=(10, 11, 12, 13, 14, 15))
+    list_file = d / "train_test_split" / "test_list_2400.txt"
+    lines = list_file.read_text().splitlines()
+    list_file.write_text("\n".join(lines[5::-1] + lines[6:][::3] + lines[6:][1::3] + lines[6:][2::3]))  # mixed order
+    for seed in (0, 1, 7):
+        got = LargeVehicleID(root=str(tmp_path), gallery_draw="python", split_seed=seed)
+        assert sorted(Path(p).stem for p, _, _ in got.gallery) == _authors_gallery(list_file, seed), seed
+        assert len(got.query) == 6 * 6
+    numpy_draws = [sorted(p for p, _, _ in LargeVehicleID(root=str(tmp_path), split_seed=s).gallery) for s in (0, 1, 7)]
+    assert [sorted(Path(p).stem for p in g) for g in numpy_draws] != [_authors_gallery(list_file, s) for s in (0, 1, 7)]
+    with pytest.raises(ValueError, match="DATASETS.VEHICLEID.GALLERY_DRAW: 'random' is not a gallery draw; "
+                                         "expected one of numpy, python"):
+        LargeVehicleID(root=str(tmp_path), gallery_draw="random")
+
+
+def test_vehicleid_draw_and_seed_come_from_the_config(tmp_path, fx):
+    from fastreid.config import get_cfg
+    from fastreid.data import build_dataset
+
+    _make_vehicleid(fx, tmp_path)
+    cfg = get_cfg()
+    cfg.merge_from_list(["DATASETS.ROOT", str(tmp_path), "DATASETS.VEHICLEID.GALLERY_DRAW", "python",
+                         "DATASETS.VEHICLEID.SPLIT_SEED", "3"])
+    ds = build_dataset(cfg, "LargeVehicleID", verbose=False)
+    assert (ds.gallery_draw, ds.split_seed) == ("python", 3)
+    assert ds.gallery == LargeVehicleID(root=str(tmp_path), gallery_draw="python", split_seed=3).gallery
 
 
 def test_vehicleid_rejects_unknown_test_list(tmp_path, fx):

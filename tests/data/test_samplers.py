@@ -109,3 +109,28 @@ def test_repeat_identities_fills_batches_from_fewer_identities_than_p(cls):
         groups = [pids[j:j + 4] for j in range(0, 20, 4)]
         assert all(len(set(g)) == 1 for g in groups)  # still K images of one identity per slot
         assert {g[0] for g in groups} == {"ds_0", "ds_1", "ds_2"}  # every identity, some of them twice
+
+
+def test_batches_in_pass_counts_the_batches_of_one_pass_of_the_naive_sampler():
+    items = _items(num_ids=16, per_id=(2, 5, 9, 13))
+    k, p = 4, 2
+    s = NaiveIdentitySampler(items, mini_batch_size=p * k, num_instances=k, seed=4, rank=0, world_size=1)
+    lengths = []
+    for epoch in range(8):
+        n = s.batches_in_pass(epoch)
+        s.set_epoch(epoch)
+        first = _take(s, n * p * k)
+        pids = {it[1] for it in items}
+        sizes = {pid: sum(1 for it in items if it[1] == pid) for pid in pids}
+        big = [i for i in first if sizes[items[i][1]] >= k]
+        assert len(big) == len(set(big))  # no image of an identity with >= K images twice within a pass
+        used = {pid: sum(1 for i in first if items[i][1] == pid) for pid in pids}
+        left = [pid for pid in pids if max(sizes[pid], k) - used[pid] >= k]  # identities with a K-chunk left
+        assert len(left) < p  # the pass ended because fewer than P identities could fill a batch
+        lengths.append(n)
+    assert len(set(lengths)) > 1  # the naive sampler's pass length varies with the epoch
+
+
+def test_batches_in_pass_of_the_balanced_sampler_is_the_identities_over_p():
+    s = BalancedIdentitySampler(_items(num_ids=14), mini_batch_size=12, num_instances=4, seed=0, rank=0, world_size=1)
+    assert [s.batches_in_pass(e) for e in range(3)] == [14 // 3] * 3

@@ -56,6 +56,15 @@ def test_hooks_run_in_documented_order():
     assert log == expected
 
 
+def test_epochs_of_their_own_length_run_their_iterations_and_end_on_the_last():
+    log, evaluated = [], []
+    t = StepTrainer(log)
+    t.register_hooks([EvalHook(0, lambda: evaluated.append(t.epoch) or {})])
+    t.train(start_epoch=1, max_epoch=3, iters_per_epoch=[2, 3, 1])
+    assert log == ["run_step2", "run_step3", "run_step4", "run_step5"]  # epoch 1: 2..4, epoch 2: 5
+    assert (t.start_iter, t.max_iter) == (2, 6) and evaluated == [2]  # only after the last epoch
+
+
 def test_after_train_runs_when_a_step_fails():
     log = []
     t = StepTrainer(log, fail_at=1)

@@ -81,6 +81,25 @@ def test_vehicleid_yamls_test_as_the_authors_code_does():
     for path in vid:
         cfg = _load(path)
         assert tuple(cfg.DATASETS.TESTS) == ("LargeVehicleID",) and cfg.TEST.REPEATS == 1, path.name
+        assert cfg.DATASETS.VEHICLEID.GALLERY_DRAW == "python", path.name  # their loader's draw
+
+
+# the PKU benchmark recipes keep the toolbox's preprocessing, shared with every backbone they are compared to
+TOOLBOX_PREPROCESSING = {"PKUReIDSubset/msinet_20min.yml", "Search/pku_subset.yml"}
+
+
+@pytest.mark.parametrize("path", [p for p in YAMLS if "projects" in p.parts],
+                         ids=[str(p.relative_to(REPO)) for p in YAMLS if "projects" in p.parts])
+def test_msinet_yamls_preprocess_as_the_authors_or_say_why_not(path):
+    cfg = _load(path)
+    authors = (cfg.INPUT.INTERPOLATION, cfg.INPUT.REA.RATIO_SAMPLING, cfg.INPUT.REA.ATTEMPTS,
+               list(cfg.INPUT.REA.VALUE)) == ("bilinear", "uniform", 100, [152.370, 143.823, 129.148])
+    name = str(path.relative_to(REPO / "projects/MSINet/configs"))
+    if name in TOOLBOX_PREPROCESSING:
+        header = " ".join(line for line in path.read_text().splitlines() if line.startswith("#"))
+        assert not authors and "Preprocessing: the toolbox's" in header and "on purpose" in header, name
+    else:
+        assert authors, name
 
 
 def test_the_authors_search_yaml_runs_the_authors_loop():

@@ -74,12 +74,27 @@ def test_paper_search_recipe_and_model():
     ("SEARCH.MEMORY_INIT", "zeros", "SEARCH.MEMORY_INIT: 'zeros'; expected centroid or zero"),
     # not used without the SAM loss, checked all the same (issue 24 item 4)
     ("MODEL.SAM.MODE", "foo", "MODEL.SAM.MODE: 'foo'; expected one of positives, negatives, unified"),
+    # the authors' warm-up is counted in epochs
+    ("SOLVER.WARMUP_ITERS", "100", "SOLVER.WARMUP_ITERS: 100 iterations, but the search's warm-up steps once per "
+                                   "epoch \\(SEARCH.PROTOCOL authors, SOLVER.WARMUP_STEPPING ''\\); expected 0"),
 ])
 def test_bad_search_keys_are_refused_before_any_work(key, value, match):
     from fastreid.utils.errors import ConfigValueError
     from msinet.search_trainer import check_search_cfg
 
-    cfg = _load(SEARCH_DIR / "msmt17.yml")
+    cfg = _load(SEARCH_DIR / ("msmt17_authors_zero_memory.yml" if key == "SOLVER.WARMUP_ITERS" else "msmt17.yml"))
     cfg.merge_from_list([key, value])
     with pytest.raises(ConfigValueError, match=match):
         check_search_cfg(cfg)
+
+
+@pytest.mark.parametrize("protocol, stepping, expected", [
+    ("authors", "", "epoch"), ("authors", "iteration", "iteration"), ("paper", "", "iteration"),
+    ("paper", "epoch", "epoch"),
+])
+def test_the_search_warms_up_per_epoch_under_the_authors_protocol_unless_told(protocol, stepping, expected):
+    from msinet.search_trainer import weight_warmup_stepping
+
+    cfg = _load(SEARCH_DIR / "msmt17.yml")
+    cfg.merge_from_list(["SEARCH.PROTOCOL", protocol, "SOLVER.WARMUP_STEPPING", stepping])
+    assert weight_warmup_stepping(cfg) == expected

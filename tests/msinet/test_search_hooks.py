@@ -194,6 +194,23 @@ def test_genotype_logger_writes_a_genotype_yaml_msinet_accepts_plus_alpha_histor
     assert other.epochs == [0, 1, 2] and other.history == logger_hook.history
 
 
+def test_alphas_json_keeps_the_genotype_before_the_last_epoch_beside_the_final_one(tmp_path):
+    model = _model()
+    hook = GenotypeLogger(model, OP_NAMES, str(tmp_path), period=1)
+    hook.trainer = types.SimpleNamespace(epoch=0, iters_per_epoch=1, max_iter=3, iter=0, start_iter=0)
+    hook.before_train()
+    picks = {1: [0] * 12, 2: [1] * 6 + [3] * 6, 3: [2] * 12}  # the argmax after epochs 1, 2 and 3
+    for epoch, ops in picks.items():
+        model.backbone.alpha.data = 5.0 * F.one_hot(torch.tensor(ops), 4).float()
+        hook.trainer.epoch, hook.trainer.iter = epoch - 1, epoch
+        hook.after_epoch()
+    hook.after_train()
+    data = json.loads((tmp_path / "alphas.json").read_text())
+    assert data["genotype"] == [OP_NAMES[2]] * 12  # after the last epoch: what genotype.yaml holds
+    assert data["genotype_before_last_epoch"] == [OP_NAMES[1]] * 6 + [OP_NAMES[3]] * 6  # the authors' last print
+    assert yaml.safe_load((tmp_path / "genotype.yaml").read_text())["MODEL"]["MSINET"]["GENOTYPE"] == data["genotype"]
+
+
 def test_interrupted_search_writes_no_genotype(tmp_path):
     hook = GenotypeLogger(_model(), OP_NAMES, str(tmp_path))
     hook.trainer = types.SimpleNamespace(epoch=0, iters_per_epoch=1, max_iter=4, iter=1)

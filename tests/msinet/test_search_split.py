@@ -3,7 +3,7 @@ floor halves), overlapping identities' images divided between the parts, 100 % -
 
 import pytest
 
-from msinet.search_split import split_search_identities
+from msinet.search_split import split_class_counts, split_search_identities
 
 
 def _items(num_ids=10, per_id=4):
@@ -65,3 +65,14 @@ def test_the_authors_rounding_sends_a_single_overlapping_image_to_valid_only():
 def test_bad_arguments_are_refused(args, match):
     with pytest.raises(ValueError, match=match):
         split_search_identities(_items(), *args)
+
+
+def test_the_authors_rounding_keeps_the_empty_train_slot_of_a_single_image_identity():
+    items = [it for it in _items(10, 4) if not (it[1] == "ds_3" and it[0] != "3_0.jpg")]  # identity 3: one image
+    train, valid = split_search_identities(items, 0.6, 0.8, rounding="authors")
+    # P // 5 = 2: train identities 0..5 keep labels 0..5, identity 3 has no train image: label 3 stays empty
+    assert _ids(train) == [0, 1, 2, 4, 5] and {x[1] for x in train if x[0].startswith("4_")} == {4}
+    assert split_class_counts(10, 0.6, 0.8, "authors") == (6, 8)  # 3 x (P // 5) train slots, P - P // 5 valid
+    assert {x[1] for x in valid if x[0] == "3_0.jpg"} == {1}  # valid labels: identity - P // 5
+    paper_train, _ = split_search_identities(items, 0.6, 0.8)
+    assert _ids(paper_train) == list(range(6)) and split_class_counts(10, 0.6, 0.8) == (6, 8)

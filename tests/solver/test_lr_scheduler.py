@@ -145,3 +145,62 @@ def test_resumed_schedule_follows_the_current_config():
     sched2.step()
     assert sched2.last_epoch == 3
     assert opt2.param_groups[0]["lr"] == pytest.approx(0.5 * (1 + math.cos(math.pi * 3 / 8)))
+
+
+def _authors_lr(base, epoch, warmup_epochs=10, factor=0.01, steps=(150, 225, 300)):
+    """The MSINet authors' rule (their per-epoch scheduler, stepped at each epoch's end): the warm-up
+    factor of epoch ``e`` is ``factor + (1 - factor) * e / warmup_epochs``, then 10x decays at the steps."""
+    warm = factor + (1 - factor) * epoch / warmup_epochs if epoch < warmup_epochs else 1.0
+    return base * warm * 0.1 ** sum(1 for s in steps if s <= epoch)
+
+
+def test_a_warmup_stepped_per_epoch_holds_one_value_through_each_epoch():
+    cfg = _msinet_cfg()
+    cfg.SOLVER.WARMUP_STEPPING = "epoch"
+    ipe = 3
+    lrs = _lrs(cfg, ipe, 160 * ipe)
+    for it, lr in enumerate(lrs):
+        assert lr == pytest.approx(_authors_lr(0.065, it // ipe), rel=1e-12), it
+    assert lrs[1] == lrs[0] == pytest.approx(0.065 * 0.01)  # no rise within the epoch
+
+
+def test_epochs_of_their_own_length_carry_the_warmup_and_the_milestones():
+    cfg = _msinet_cfg()
+    s = cfg.SOLVER
+    s.WARMUP_STEPPING, s.WARMUP_EPOCHS, s.STEPS, s.MAX_EPOCH = "epoch", 3, [5, 7], 8
+    lengths = [2, 4, 1, 3, 5, 2, 3, 1]
+    lrs = _lrs(cfg, lengths, sum(lengths))
+    epochs = [e for e, n in enumerate(lengths) for _ in range(n)]
+    assert lrs == pytest.approx([_authors_lr(0.065, e, 3, 0.01, (5, 7)) for e in epochs], rel=1e-12)
+    # stepped per iteration over the same epochs, the warm-up rises within them (today's default)
+    s.WARMUP_STEPPING = "iteration"
+    per_iter = _lrs(cfg, lengths, sum(lengths))
+    assert per_iter[1] > per_iter[0] and per_iter[2 + 4 + 1] == pytest.approx(0.065)  # 3 epochs = 7 iterations
+
+
+def test_epoch_lengths_place_iterations_in_epochs():
+    from fastreid.solver import EpochLengths
+
+    fixed = EpochLengths(4)
+    assert fixed.fixed and [fixed.start(e) for e in range(4)] == [0, 4, 8, 12]
+    assert [fixed.epoch_of(i) for i in (0, 3, 4, 11, 12)] == [0, 0, 1, 2, 3]
+    own = EpochLengths([2, 3, 1])
+    assert not own.fixed and [own.start(e) for e in range(6)] == [0, 2, 5, 6, 7, 8]  # the last length repeats
+    assert [own.epoch_of(i) for i in range(8)] == [0, 0, 1, 1, 1, 2, 3, 4]
+    assert [own.length(e) for e in range(5)] == [2, 3, 1, 1, 1]
+    with pytest.raises(ValueError, match="iters_per_epoch"):
+        EpochLengths([3, 0])
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"WARMUP_STEPPING": "epochs"}, "SOLVER.WARMUP_STEPPING: 'epochs' is not a warm-up stepping; expected one of "
+                                    "iteration, epoch"),
+    ({"WARMUP_STEPPING": "epoch", "WARMUP_ITERS": 5}, "SOLVER.WARMUP_ITERS: 5 iterations, but SOLVER.WARMUP_STEPPING"),
+])
+def test_bad_warmup_stepping_settings_are_rejected_by_name(changes, needle):
+    cfg = _msinet_cfg()
+    for k, v in changes.items():
+        cfg.SOLVER[k] = v
+    opt = build_optimizer(cfg, nn.Linear(2, 2))
+    with pytest.raises(ValueError, match=needle):
+        build_lr_scheduler(cfg, opt, 2)

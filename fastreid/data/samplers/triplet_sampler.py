@@ -2,7 +2,9 @@
 
 Both are infinite and built from global batches of ``P * world_size`` identities; rank r takes the
 identities ``[r*P, (r+1)*P)`` of each global batch, so under DDP every rank sees its own identities
-and no batch is duplicated across ranks.
+and no batch is duplicated across ranks. The stream is one pass after another; ``batches_in_pass(epoch)``
+says how many global batches the first pass of an epoch's stream holds (it varies from epoch to epoch
+for the naive sampler), for a trainer whose epoch is one pass (the MSINet authors' loop).
 """
 
 from __future__ import annotations
@@ -49,6 +51,18 @@ class _IdentitySampler(EpochSampler):
         p = self.num_pids_per_batch
         return [[i for chunk in global_batch[r * p:(r + 1) * p] for i in chunk] for r in range(self.world_size)]
 
+    def _one_pass(self, rng: np.random.Generator) -> Iterator[List[List[int]]]:
+        """The global batches of one pass."""
+        raise NotImplementedError
+
+    def _global_batches(self, rng: np.random.Generator) -> Iterator[List[List[int]]]:
+        while True:
+            yield from self._one_pass(rng)
+
+    def batches_in_pass(self, epoch: int) -> int:
+        """Global batches (iterations) in the first pass of ``epoch``'s stream."""
+        return sum(1 for _ in self._one_pass(np.random.default_rng((self.seed, int(epoch)))))
+
 
 class NaiveIdentitySampler(_IdentitySampler):
     """P random identities x K images, drawn without replacement within a pass.
@@ -59,22 +73,21 @@ class NaiveIdentitySampler(_IdentitySampler):
     so one pass uses nearly every image once.
     """
 
-    def _global_batches(self, rng: np.random.Generator) -> Iterator[List[List[int]]]:
+    def _one_pass(self, rng: np.random.Generator) -> Iterator[List[List[int]]]:
         k, need = self.num_instances, self.num_pids_per_batch * self.world_size
-        while True:
-            pools = {}
-            for pid in self.pids:
-                idx = self.index_of[pid]
-                pools[pid] = (rng.permutation(idx) if len(idx) >= k else rng.choice(idx, k, replace=True)).tolist()
-            active = list(self.pids)
-            while len(active) >= need:
-                chosen = [active[i] for i in rng.choice(len(active), need, replace=False)]
-                batch = []
-                for pid in chosen:
-                    batch.append(pools[pid][:k])
-                    pools[pid] = pools[pid][k:]
-                active = [p for p in active if len(pools[p]) >= k]
-                yield self._split(batch)
+        pools = {}
+        for pid in self.pids:
+            idx = self.index_of[pid]
+            pools[pid] = (rng.permutation(idx) if len(idx) >= k else rng.choice(idx, k, replace=True)).tolist()
+        active = list(self.pids)
+        while len(active) >= need:
+            chosen = [active[i] for i in rng.choice(len(active), need, replace=False)]
+            batch = []
+            for pid in chosen:
+                batch.append(pools[pid][:k])
+                pools[pid] = pools[pid][k:]
+            active = [p for p in active if len(pools[p]) >= k]
+            yield self._split(batch)
 
 
 class BalancedIdentitySampler(_IdentitySampler):
@@ -82,21 +95,20 @@ class BalancedIdentitySampler(_IdentitySampler):
     cameras other than the anchor's (then the anchor's camera, then repeats when the identity is small).
     """
 
-    def _global_batches(self, rng: np.random.Generator) -> Iterator[List[List[int]]]:
+    def _one_pass(self, rng: np.random.Generator) -> Iterator[List[List[int]]]:
         k, need = self.num_instances, self.num_pids_per_batch * self.world_size
-        while True:
-            order = [self.pids[i] for i in rng.permutation(len(self.pids))]
-            order = order[:len(order) - len(order) % need]
-            for start in range(0, len(order), need):
-                batch = []
-                for pid in order[start:start + need]:
-                    idx = self.index_of[pid]
-                    anchor = idx[int(rng.integers(len(idx)))]
-                    cam = self.camids[anchor]
-                    other = [i for i in idx if self.camids[i] != cam]
-                    same = [i for i in idx if i != anchor and self.camids[i] == cam]
-                    cand = rng.permutation(other).tolist() + rng.permutation(same).tolist()
-                    if len(cand) < k - 1:
-                        cand += rng.choice(idx, k - 1 - len(cand), replace=True).tolist()
-                    batch.append([anchor] + cand[:k - 1])
-                yield self._split(batch)
+        order = [self.pids[i] for i in rng.permutation(len(self.pids))]
+        order = order[:len(order) - len(order) % need]
+        for start in range(0, len(order), need):
+            batch = []
+            for pid in order[start:start + need]:
+                idx = self.index_of[pid]
+                anchor = idx[int(rng.integers(len(idx)))]
+                cam = self.camids[anchor]
+                other = [i for i in idx if self.camids[i] != cam]
+                same = [i for i in idx if i != anchor and self.camids[i] == cam]
+                cand = rng.permutation(other).tolist() + rng.permutation(same).tolist()
+                if len(cand) < k - 1:
+                    cand += rng.choice(idx, k - 1 - len(cand), replace=True).tolist()
+                batch.append([anchor] + cand[:k - 1])
+            yield self._split(batch)

@@ -54,10 +54,14 @@ def add_msinet_config(cfg: CN) -> None:
     _C.SEARCH.ENABLED = False
     # How the search loop runs where the paper and the authors' code differ: "paper" (a weight step on
     # the training loss only; alpha's Adam follows the SOLVER schedule; identity boundaries
-    # ceil(ratio x P)) or "authors" (as the authors' searcher runs: the weights' step uses the
-    # validation loss's gradient plus the training loss's, alpha's Adam decays 10x at the epochs of
-    # SEARCH.ARCH_STEPS without warm-up, no architecture step at the first iteration of an epoch, and
-    # the identity split rounds on P // 5 with floor halves). See projects/MSINet/README.md.
+    # ceil(ratio x P); epochs of len(train) // batch iterations, each restarting the validation stream)
+    # or "authors" (as the authors' searcher runs: the weights' step uses the validation loss's gradient
+    # plus the training loss's, alpha's Adam decays 10x at the epochs of SEARCH.ARCH_STEPS without
+    # warm-up, no architecture step at the first iteration of an epoch; the weights' warm-up steps once
+    # per epoch (unless SOLVER.WARMUP_STEPPING says otherwise); an epoch is one pass of the identity sampler unless
+    # SOLVER.ITERS_PER_EPOCH > 0 fixes it; one validation stream for the whole run; the identity split
+    # rounds on P // 5 with floor halves and keeps train labels, empty slots included). See
+    # projects/MSINet/README.md, "Differences from the authors' code".
     _C.SEARCH.PROTOCOL = "paper"
     # Epochs at which alpha's learning rate decays 10x under PROTOCOL "authors" (their MultiStepLR).
     _C.SEARCH.ARCH_STEPS = [150, 225, 350]

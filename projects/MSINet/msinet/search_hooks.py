@@ -8,6 +8,8 @@ Registered by :class:`~msinet.search_trainer.SearchTrainer` around its step
 - :class:`GenotypeLogger` - records softmax(alpha) at the start and after every epoch, logs the genotype every
   SEARCH.GENOTYPE_PERIOD epochs, and at the end writes ``genotype.yaml``, ``alphas.json`` and
   ``alphas.png`` into the output folder. Its history is checkpointed, so a resumed search keeps it.
+  ``genotype.yaml`` holds the genotype after the last epoch; ``alphas.json`` also keeps the one before
+  it (``genotype_before_last_epoch``), the last one the authors' code prints.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Callable, Dict, Iterable, List, Mapping, Sequence
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -155,7 +157,7 @@ class GenotypeLogger(HookBase):
         net = unwrap_model(self.model)
         self.epochs.append(t.epoch + 1)
         self.history.append(net.arch_weights().cpu().tolist())
-        last = (t.epoch + 1) * t.iters_per_epoch >= t.max_iter
+        last = t.iter >= t.max_iter
         if (t.epoch + 1) % self.period == 0 or last:
             table = "\n".join(f"  IM {i + 1:2d}: " + "  ".join(f"{n}={w:.3f}" for n, w in zip(self.op_names, row))
                               for i, row in enumerate(self.history[-1]))
@@ -167,6 +169,13 @@ class GenotypeLogger(HookBase):
             return  # an interrupted search writes nothing final
         self.write(self.output_dir)
 
+    def genotype_before_last_epoch(self) -> Optional[List[str]]:
+        """Argmax op per IM of the history's last-but-one entry: the genotype the authors' searcher prints
+        last (at the start of its last epoch); None with fewer than two entries."""
+        if len(self.history) < 2:
+            return None
+        return [self.op_names[max(range(len(row)), key=row.__getitem__)] for row in self.history[-2]]
+
     def write(self, output_dir: str) -> Dict[str, str]:
         """Write genotype.yaml, alphas.json and alphas.png into ``output_dir``; returns their paths."""
         net = unwrap_model(self.model)
@@ -174,10 +183,11 @@ class GenotypeLogger(HookBase):
         paths = {name: os.path.join(output_dir, name) for name in ("genotype.yaml", "alphas.json", "alphas.png")}
         genotype = net.genotype()
         save_genotype(genotype, paths["genotype.yaml"],
-                      comment=f"searched genotype (argmax of alpha after epoch {self.epochs[-1] if self.epochs else 0})"
-                              "; use as _BASE_ or as MODEL.MSINET.GENOTYPE")
+                      comment=f"searched genotype (argmax of alpha after epoch {self.epochs[-1] if self.epochs else 0},"
+                              " the last); use as _BASE_ or as MODEL.MSINET.GENOTYPE")
         with open(paths["alphas.json"], "w") as f:
-            json.dump({"ops": self.op_names, "genotype": genotype, "epochs": self.epochs,
+            json.dump({"ops": self.op_names, "genotype": genotype,
+                       "genotype_before_last_epoch": self.genotype_before_last_epoch(), "epochs": self.epochs,
                        "softmax_alpha": self.history,
                        "alpha": net.arch_parameters()[0].detach().cpu().tolist()}, f, indent=1)
         if self.history:

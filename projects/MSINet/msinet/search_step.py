@@ -4,8 +4,9 @@
 ``SimpleTrainer`` (whose batches, loss check and metrics it keeps): each iteration draws a validation
 batch, takes one :class:`ArchitectStep` on it when due (alpha only, Adam, the valid split's objective),
 then one :func:`weight_step` on a training batch (weights only, SGD, the train split's objective).
-Which iterations have an architecture step and whether the validation loss's gradient stays in the
-weights are the protocol's (``SEARCH.PROTOCOL``): the paper's or the authors' loop.
+Which iterations have an architecture step, whether the validation loss's gradient stays in the
+weights and whether the validation stream restarts at each epoch are the protocol's
+(``SEARCH.PROTOCOL``): the paper's or the authors' loop.
 """
 
 from __future__ import annotations
@@ -38,14 +39,17 @@ class ArchitectStep:
         weight_optimizer: when given (the authors' loop), the validation loss's gradient also flows into
             the weights, for the weight step to add the training loss's to; when None (the paper),
             backpropagation stops at alpha.
+        scheduler: ``optimizer``'s learning-rate schedule, kept with it (the trainer's "arch_lr" hook
+            steps it once per iteration; the step itself does not).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, objective: SearchObjective,
-                 weight_optimizer: Optional[torch.optim.Optimizer] = None) -> None:
+                 weight_optimizer: Optional[torch.optim.Optimizer] = None, scheduler=None) -> None:
         self.model = model
         self.optimizer = optimizer
         self.objective = objective
         self.weight_optimizer = weight_optimizer
+        self.scheduler = scheduler
 
     def step(self, batch: Mapping[str, torch.Tensor]) -> float:
         """Architecture step on ``batch``, then the objective's after-step (memory update); returns the loss.
@@ -105,11 +109,14 @@ class SearchStep(SimpleTrainer):
         skip_epoch_start: no architecture step at the first iteration of any epoch (the authors' loop).
         accumulate: the weight step adds its gradient to the validation loss's (the authors' loop; the
             weights' gradients are cleared at the start of every iteration instead).
+        valid_per_epoch: the valid stream restarts at each epoch, as the training stream does (the
+            paper's loop, exactly resumable per epoch); False: one stream for the whole run (the
+            authors' single validation iterator; a resumed run continues it at its global iteration).
     """
 
     def __init__(self, model: nn.Module, data_loader, optimizer: torch.optim.Optimizer, objective: SearchObjective,
                  architect: ArchitectStep, valid_batches: EpochBatches, *, start_iter: int = 1,
-                 skip_epoch_start: bool = False, accumulate: bool = False) -> None:
+                 skip_epoch_start: bool = False, accumulate: bool = False, valid_per_epoch: bool = True) -> None:
         super().__init__(model, data_loader, optimizer)
         self.objective = objective
         self.architect = architect
@@ -117,19 +124,28 @@ class SearchStep(SimpleTrainer):
         self.start_iter = int(start_iter)
         self.skip_epoch_start = bool(skip_epoch_start)
         self.accumulate = bool(accumulate)
+        self.valid_per_epoch = bool(valid_per_epoch)
+        self._stepped_epoch: Optional[int] = None  # the epoch of the last step: tells an epoch's first iteration
 
     def architecture_step_due(self) -> bool:
-        """Whether this iteration has an architecture step."""
+        """Whether this iteration has an architecture step (call once per iteration, before stepping)."""
         if self.iter < self.start_iter:
             return False
-        return not (self.skip_epoch_start and self.iters_per_epoch > 0 and self.iter % self.iters_per_epoch == 0)
+        return not (self.skip_epoch_start and self.epoch != self._stepped_epoch)
+
+    def _next_valid(self):
+        if self.valid_per_epoch:
+            return self.valid_batches.next(self.epoch)
+        return self.valid_batches.next(0, start_iter=self.iter)  # one batch per iteration so far
 
     def run_step(self) -> None:
         assert self.model.training, "SearchStep: the model was left in eval mode"
-        valid = self.valid_batches.next(self.epoch)
+        valid = self._next_valid()
         if self.accumulate:
             self.optimizer.zero_grad(set_to_none=True)
-        if self.architecture_step_due():
+        due = self.architecture_step_due()
+        self._stepped_epoch = self.epoch
+        if due:
             arch_loss = comm.reduce_dict({"arch_loss": torch.tensor(self.architect.step(valid))})["arch_loss"]
             if comm.is_main_process():
                 self.storage.put_scalar("arch_loss", float(arch_loss))
