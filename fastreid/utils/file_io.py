@@ -16,6 +16,12 @@ from typing import IO, Iterator
 __all__ = ["atomic_open", "atomic_path"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str, suffix: str = ".tmp") -> Iterator[str]:
     """``with atomic_path(path) as tmp: write(tmp)`` replaces ``path`` with ``tmp`` only when the block
@@ -25,6 +31,7 @@ def atomic_path(path: str, suffix: str = ".tmp") -> Iterator[str]:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=suffix, dir=folder)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode open() would give it
     try:
         yield tmp
         os.replace(tmp, path)

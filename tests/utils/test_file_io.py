@@ -1,6 +1,7 @@
 """fastreid.utils.file_io: a target is replaced whole or not at all, by a file object or a file name."""
 
 import os
+import stat
 
 import pytest
 
@@ -30,3 +31,16 @@ def test_atomic_open_writes_into_a_new_folder_and_leaves_no_temp(tmp_path):
     with pytest.raises(ValueError, match="mode 'a'"):
         with atomic_open(str(target), "a"):
             pass
+
+
+def test_atomic_writes_get_the_mode_a_plain_open_gives(tmp_path):
+    # mkstemp creates 0600 files: a checkpoint or a table would then be unreadable to the user's group
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    with atomic_open(str(tmp_path / "atomic.txt")) as f:
+        f.write("x")
+    with atomic_path(str(tmp_path / "atomic.bin")) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(b"x")
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(tmp_path / "atomic.txt") == mode(plain) == mode(tmp_path / "atomic.bin")

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from fastreid.utils.file_io import atomic_open
+from fastreid.utils.file_io import atomic_open, atomic_path
 from fastreid.utils.stats import mean_std, welch
 
 REPO = Path(__file__).resolve().parents[3]
@@ -311,10 +311,9 @@ def plot_rounds(output: Path, backbones: Sequence[str], seed: int = 0) -> Option
                loc="lower center", ncol=3, fontsize=8)
     fig.tight_layout(rect=(0, 0.09, 1, 1))
     path = output / "pseudo_labels.png"
-    tmp = output / "pseudo_labels.tmp.png"
-    fig.savefig(tmp, dpi=90)
+    with atomic_path(str(path), suffix=".tmp.png") as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

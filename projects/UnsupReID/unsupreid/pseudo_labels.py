@@ -24,7 +24,7 @@ import torch
 from fastreid.engine.hooks import HookBase
 from fastreid.utils import comm
 from fastreid.utils.comm import unwrap_model
-from fastreid.utils.file_io import atomic_open
+from fastreid.utils.file_io import atomic_open, atomic_path
 
 __all__ = ["PseudoLabels", "plot_rounds", "subtract_camera_means", "camera_share"]
 
@@ -210,7 +210,6 @@ def plot_rounds(history: Sequence[Dict[str, float]], path: str) -> None:
     ax3.set_ylabel("% left out", color="tab:red")
     ax2.set_title("clusters and outliers")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
+    with atomic_path(path, suffix=".tmp.png") as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
