@@ -22,7 +22,8 @@ __all__ = ["solver_signature", "model_signature", "check_resumable", "check_resu
 logger = logging.getLogger(__name__)
 
 _SOLVER_KEYS = ("OPT", "BASE_LR", "MOMENTUM", "WEIGHT_DECAY", "SCHED", "STEPS", "GAMMA", "MAX_EPOCH",
-                "WARMUP_METHOD", "WARMUP_FACTOR", "WARMUP_EPOCHS", "WARMUP_ITERS", "DELAY_EPOCHS", "ETA_MIN_LR")
+                "WARMUP_METHOD", "WARMUP_FACTOR", "WARMUP_EPOCHS", "WARMUP_ITERS", "WARMUP_STEPPING", "DELAY_EPOCHS",
+                "ETA_MIN_LR")
 
 
 def solver_signature(cfg) -> Dict[str, Any]:
@@ -95,7 +96,8 @@ def check_resumed_solver(path: str, data: Any, cfg) -> None:
             f"--resume: {path} was trained with SOLVER.OPT {saved.get('OPT')}, the config now says {now['OPT']}, "
             "whose state cannot be restored from it; expected the same SOLVER.OPT, or a new run started from "
             f"its weights (MODEL.WEIGHTS {path} with --overwrite or another OUTPUT_DIR)")
-    changed = [f"{k} {saved.get(k)} -> {v}" for k, v in now.items() if saved.get(k) != v]
+    # a key the checkpoint lacks was not recorded yet when it was written: not a change
+    changed = [f"{k} {saved[k]} -> {v}" for k, v in now.items() if k in saved and saved[k] != v]
     if changed:
         logger.warning("--resume with a changed solver (%s): the new values apply from the saved iteration on",
                        "; ".join(f"SOLVER.{c}" for c in changed))
