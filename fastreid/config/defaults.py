@@ -240,6 +240,9 @@ _C.SOLVER.WARMUP_STEPPING = ""
 _C.SOLVER.FREEZE_ITERS = 0
 # Save a checkpoint every this many epochs (the last epoch is always saved).
 _C.SOLVER.CHECKPOINT_PERIOD = 20
+# Keep only this many of the newest periodic checkpoints (model_<epoch>.pth), deleting older ones as new
+# ones are written; model_final.pth and model_best.pth are never deleted. 0 = keep all.
+_C.SOLVER.CHECKPOINT_MAX_KEEP = 0
 # Global batch size over all processes.
 _C.SOLVER.IMS_PER_BATCH = 64
 _C.SOLVER.CLIP_GRADIENTS = CN()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import logging
 import math
+import os
+import re
 import time
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -236,13 +238,20 @@ class PeriodicCheckpointer(HookBase):
     or is interrupted cannot lose the training. The state of the last completed epoch not yet on disk
     is written as ``model_{epoch:04d}.pth`` and tagged in ``last_checkpoint`` when training stops early
     (Ctrl-C, SIGTERM or an error), so ``--resume`` continues from it. ``model_best.pth`` is the
-    business of :class:`BestCheckpointer`, registered after the EvalHook.
+    business of :class:`BestCheckpointer`, registered after the EvalHook. With ``max_keep`` > 0 only the
+    newest ``max_keep`` periodic checkpoints stay: older ``model_<epoch>.pth`` files of the run folder are
+    deleted after each save (never ``model_final.pth`` / ``model_best.pth``).
     """
 
     def __init__(self, checkpointer: Checkpointer, period: int, best_metric: Optional[float] = None,
-                 keep_last_in_memory: bool = True, extra: Optional[Dict[str, Any]] = None) -> None:
+                 keep_last_in_memory: bool = True, extra: Optional[Dict[str, Any]] = None,
+                 max_keep: int = 0) -> None:
         if period < 1:
             raise ConfigValueError(f"SOLVER.CHECKPOINT_PERIOD: {period} must be >= 1 (epochs)")
+        if isinstance(max_keep, bool) or not isinstance(max_keep, int) or max_keep < 0:
+            raise ConfigValueError(f"SOLVER.CHECKPOINT_MAX_KEEP: {max_keep!r}; expected an integer >= 0 "
+                                   "(0 keeps every periodic checkpoint)")
+        self.max_keep = max_keep
         self.checkpointer = checkpointer
         self.period = period
         self.best_metric = best_metric
@@ -263,8 +272,20 @@ class PeriodicCheckpointer(HookBase):
         elif epoch % self.period == 0:
             self.checkpointer.save(f"model_{t.epoch:04d}", **self._extra())
             self._pending = None
+            self._prune()
         elif self._keep:
             self._pending = (f"model_{t.epoch:04d}", self.checkpointer.collect(**self._extra()))
+
+    def _prune(self) -> None:
+        """Delete the periodic checkpoints beyond the newest ``max_keep`` (by epoch number)."""
+        folder = self.checkpointer.save_dir
+        if self.max_keep <= 0 or not folder or not os.path.isdir(folder):
+            return
+        periodic = sorted(f for f in os.listdir(folder) if re.fullmatch(r"model_\d{4,}\.pth", f))
+        periodic.sort(key=lambda f: int(f[6:-4]))
+        for name in periodic[:-self.max_keep]:
+            os.remove(os.path.join(folder, name))
+            logger.info("Removed %s (SOLVER.CHECKPOINT_MAX_KEEP %d)", name, self.max_keep)
 
     def after_train(self):
         if self._pending is not None and self.trainer.iter < self.trainer.max_iter:

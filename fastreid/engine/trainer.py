@@ -266,7 +266,7 @@ class DefaultTrainer(TrainerBase):
         periodic = None
         if comm.is_main_process():  # the epoch's weights are saved before its evaluation starts
             periodic = hooks.PeriodicCheckpointer(
-                self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD,
+                self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD, max_keep=cfg.SOLVER.CHECKPOINT_MAX_KEEP,
                 extra={"num_classes": cfg.MODEL.HEADS.NUM_CLASSES, "solver": solver_signature(cfg),
                        "model_config": model_signature(cfg)}
             )

@@ -5,6 +5,7 @@ import torch
 from engine_parts import TinyNet, TinyTrainer, tiny_cfg, tiny_loader
 
 from fastreid.engine import CallbackHook, EvalHook, HookBase, SimpleTrainer, TrainerBase
+from fastreid.utils.errors import ConfigValueError
 
 
 class Recorder(HookBase):
@@ -157,3 +158,19 @@ def test_amp_trainer_on_cpu_warns_and_matches_fp32(caplog):
         results.append(model.heads.weight.detach().clone())
     assert "needs CUDA" in caplog.text
     assert torch.equal(results[0], results[1])
+
+
+def test_checkpoint_max_keep_deletes_only_older_periodic_checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setattr(TinyTrainer, "test", classmethod(lambda cls, cfg, model: {"metric": 1.0}))
+    cfg = tiny_cfg(tmp_path, **{"SOLVER.MAX_EPOCH": 6, "SOLVER.CHECKPOINT_PERIOD": 1, "TEST.EVAL_PERIOD": 0,
+                                "SOLVER.CHECKPOINT_MAX_KEEP": 2})
+    (tmp_path / "model_notes.pth").write_bytes(b"a user's file")  # not a periodic checkpoint's name
+    TinyTrainer(cfg).train()
+    assert sorted(p.name for p in tmp_path.glob("*.pth")) == ["model_0003.pth", "model_0004.pth",
+                                                              "model_best.pth", "model_final.pth",
+                                                              "model_notes.pth"]
+
+
+def test_checkpoint_max_keep_must_be_a_count(tmp_path):
+    with pytest.raises(ConfigValueError, match="SOLVER.CHECKPOINT_MAX_KEEP: -1"):
+        TinyTrainer(tiny_cfg(tmp_path, **{"SOLVER.CHECKPOINT_MAX_KEEP": -1}))
