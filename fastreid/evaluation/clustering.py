@@ -244,29 +244,21 @@ def cluster_features(features: np.ndarray, eps: Union[float, Sequence[float]] = 
     :class:`ClusteringError` when DBSCAN finds no cluster or a single one, since neither gives
     pseudo-labels to train on.
     """
-    grid = [float(e) for e in eps] if isinstance(eps, (list, tuple)) else None
-    if grid is None:
-        eps = _check_eps(eps, key_prefix)
-    else:
-        for e in grid:
-            _check_eps(e, key_prefix)
+    is_grid = isinstance(eps, (list, tuple))
+    grid = [_check_eps(e, key_prefix) for e in (eps if is_grid else [eps])]  # before the distance
     min_samples = _check_min_samples(min_samples, len(features), key_prefix)
     start = time.perf_counter()
     distance = jaccard_distance(features, k1, k2, use_faiss=use_faiss, progress=progress, key_prefix=key_prefix)
-    if grid is None:
-        labels = dbscan_labels(distance, eps, min_samples, key_prefix=key_prefix)
-        counts = {float(eps): int(labels.max()) + 1 if len(labels) else 0}
-    else:
-        eps, labels, counts = most_clusters_eps(distance, grid, min_samples, key_prefix=key_prefix)
+    eps, labels, counts = most_clusters_eps(distance, grid, min_samples, key_prefix=key_prefix)
     del distance
     seconds = time.perf_counter() - start
-    if grid is None:
-        _check_round(labels, eps, min_samples, key_prefix)
-    else:
+    if is_grid:
         _check_round(labels, tuple(grid), min_samples, key_prefix, eps_key="EPS_GRID")
+    else:
+        _check_round(labels, eps, min_samples, key_prefix)
     sizes = np.bincount(labels[labels >= 0])
     num_outliers = int((labels < 0).sum())
-    tried = "" if grid is None else " (eps %s of %s)" % (eps, ", ".join(f"{e}: {c}" for e, c in counts.items()))
+    tried = "" if not is_grid else " (eps %s of %s)" % (eps, ", ".join(f"{e}: {c}" for e, c in counts.items()))
     logger.info("clustering: %d images -> %d clusters, %d outliers (%.1f%%), %.1f s%s", len(labels), len(sizes),
                 num_outliers, 100.0 * num_outliers / len(labels), seconds, tried)
     return ClusteringResult(labels=labels, num_clusters=len(sizes), num_outliers=num_outliers,
