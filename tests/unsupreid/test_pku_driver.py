@@ -18,9 +18,11 @@ def _driver():
 
 def test_report_tests_adaptation_against_direct_transfer_and_lists_stopped_runs(tmp_path):
     drv = _driver()
-    run = lambda m: {"mAP": m, "Rank-1": m + 1, "Rank-5": m + 2, "mINP": m / 2}  # noqa: E731
+    def run(m, seconds=100.0, resumed=False):
+        return {"mAP": m, "Rank-1": m + 1, "Rank-5": m + 2, "mINP": m / 2, "seconds": seconds, "resumed": resumed}
+
     runs = {"direct": {"msinet": {0: run(10.0), 1: run(11.0), 2: run(12.0)}},
-            "adapt": {"msinet": {0: run(20.0), 1: run(22.0), 2: run(21.0)}},
+            "adapt": {"msinet": {0: run(20.0, 300.0), 1: run(22.0, 500.0), 2: run(21.0, 50.0, resumed=True)}},
             "usl": {"msinet": {0: {"failed": "clustering put all 629 clustered images into a single cluster"},
                                1: run(5.0)}},
             "adapt_eps0.6": {"msinet": {0: run(15.0)}}}
@@ -44,3 +46,6 @@ def test_report_tests_adaptation_against_direct_transfer_and_lists_stopped_runs(
     assert "adaptation, fixed eps 0.6 (first runs) | 15.0" in text and "IDM" not in text
     assert "stopped: seed 0" in text and "usl, msinet, seed 0: clustering put all" in text
     assert json.loads((tmp_path / "results.json").read_text())["rows"]["direct"]["msinet"]["mAP"]["mean"] == 11.0
+    assert "| msinet: adapt - direct | +10.0 |" in text and "| yes |" in text.split("msinet: adapt - direct")[1][:60]
+    # wall times: a resumed run recorded only its last part, so it is left out of the mean
+    assert "| clustering adaptation from the source | 400 (300-500) |" in text

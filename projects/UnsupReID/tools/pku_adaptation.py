@@ -39,10 +39,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from fastreid.utils.file_io import atomic_open, atomic_path
-from fastreid.utils.stats import mean_std, welch
+from fastreid.utils.report import format_mean_std, markdown_table, noise_test_note
+from fastreid.utils.stats import LEVEL, mean_std, welch
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "projects" / "UnsupReID" / "configs" / "PKUReIDSubset"
@@ -263,7 +264,7 @@ def write_report(output: Path) -> Dict[str, Any]:
     with atomic_open(str(output / "results.json")) as f:
         json.dump(summary, f, indent=1)
     with atomic_open(str(output / "results.md")) as f:
-        f.write(markdown(summary, backbones))
+        f.write(markdown(summary, backbones, rows))
     try:
         plot_rounds(output, backbones)
     except Exception as e:  # a picture never stops the experiment
@@ -317,28 +318,47 @@ def plot_rounds(output: Path, backbones: Sequence[str], seed: int = 0) -> Option
     return path
 
 
-def markdown(summary: Dict[str, Any], backbones: Sequence[str]) -> str:
-    lines = ["| PKU-Reid subset test (34 identities), mAP / Rank-1, mean +- std (seeds) | "
-             + " | ".join(backbones) + " |", "|---|" + "---|" * len(backbones)]
-    for row in (*ROWS, *EXTRA_ROWS, "supervised", *FIXED_EPS_ROWS):
-        if row not in summary["rows"] and row not in summary.get("failed", {}):
-            continue
-        cells = []
-        for b in backbones:
-            s = summary["rows"].get(row, {}).get(b)
-            failed = summary.get("failed", {}).get(row, {}).get(b, {})
-            cell = "-" if s is None else (f"{s['mAP']['mean']:.1f} +- {s['mAP']['std']:.1f} / "
-                                          f"{s['Rank-1']['mean']:.1f} ({len(s['seeds'])})")
-            cells.append(cell + (f"; stopped: seed {', '.join(map(str, sorted(failed)))}" if failed else ""))
-        lines.append(f"| {ROW_NAMES[row]} | " + " | ".join(cells) + " |")
-    lines += ["", "| difference (mAP) | diff | Welch t | df | p |", "|---|---|---|---|---|"]
-    lines += [f"| {t['what']} | {t['diff']:+.1f} | {t['t']:.2f} | {t['df']:.1f} | {t['p']:.3f} |"
-              for t in summary["tests"]]
-    stopped = [f"- {row}, {b}, seed {s}: {msg}" for row, per_b in summary.get("failed", {}).items()
+def _row_cell(stats: Optional[Dict[str, Any]], failed: Mapping[int, str]) -> str:
+    """``mAP ± std / Rank-1 (seeds)`` of one row and backbone, and the seeds that stopped."""
+    cell = "-" if stats is None else (f"{format_mean_std(stats['mAP'])} / {stats['Rank-1']['mean']:.1f} "
+                                      f"({len(stats['seeds'])})")
+    return cell + (f"; stopped: seed {', '.join(map(str, sorted(failed)))}" if failed else "")
+
+
+def _seconds_cell(results: Mapping[int, Dict[str, Any]]) -> str:
+    """Wall time of a row's finished runs: ``mean (min-max)`` seconds, or the one run's; a resumed run
+    recorded only its last part and is left out."""
+    secs = [r["seconds"] for r in results.values() if "seconds" in r and not r.get("resumed")]
+    if not secs:
+        return "resumed" if any(r.get("resumed") for r in results.values()) else "-"
+    return f"{sum(secs) / len(secs):.0f}" + (f" ({min(secs):.0f}-{max(secs):.0f})" if len(secs) > 1 else "")
+
+
+def markdown(summary: Dict[str, Any], backbones: Sequence[str],
+             runs: Optional[Mapping[str, Mapping[str, Mapping[int, Dict[str, Any]]]]] = None) -> str:
+    failed = summary.get("failed", {})
+    shown = [row for row in (*ROWS, *EXTRA_ROWS, "supervised", *FIXED_EPS_ROWS)
+             if row in summary["rows"] or row in failed]
+    parts = [markdown_table(
+        ["PKU-Reid subset test (34 identities): mAP ± std / Rank-1 (seeds)", *backbones],
+        [[ROW_NAMES[row], *(_row_cell(summary["rows"].get(row, {}).get(b), failed.get(row, {}).get(b, {}))
+                           for b in backbones)] for row in shown])]
+    if summary["tests"]:
+        parts.append(markdown_table(
+            ["difference (mAP)", "diff", "Welch t", "df", "p", f"beyond the seed noise (p < {LEVEL:g})"],
+            [[t["what"], f"{t['diff']:+.1f}", f"{t['t']:.2f}", f"{t['df']:.1f}", f"{t['p']:.3f}",
+              "yes" if t["p"] < LEVEL else "no"] for t in summary["tests"]]))
+        parts.append(noise_test_note(LEVEL))
+    if runs:
+        parts.append(markdown_table(
+            ["wall time of a run, s: mean (min-max) over its seeds not resumed; 1 CPU thread", *backbones],
+            [[ROW_NAMES[row], *(_seconds_cell(runs.get(row, {}).get(b, {})) for b in backbones)]
+             for row in shown if row != "supervised"]))
+    stopped = [f"- {row}, {b}, seed {s}: {msg}" for row, per_b in failed.items()
                for b, per_seed in per_b.items() for s, msg in sorted(per_seed.items())]
     if stopped:
-        lines += ["", "Runs that stopped with an error (a measured outcome of the recipe):", *stopped]
-    return "\n".join(lines) + "\n"
+        parts.append("\n".join(["Runs that stopped with an error (a measured outcome of the recipe):", *stopped]))
+    return "\n\n".join(parts) + "\n"
 
 
 def main(argv=None) -> int:
