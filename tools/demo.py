@@ -37,13 +37,9 @@ logger = logging.getLogger("demo")
 
 
 def load_cfg(config_file: str, overrides: List[str]):
-    from fastreid.config import get_cfg
+    from fastreid.config import load_config
 
-    cfg = get_cfg(plugins=True)
-    cfg.merge_from_file(str(REPO / config_file))
-    cfg.merge_from_list(overrides)
-    cfg.freeze()
-    return cfg
+    return load_config(str(REPO / config_file), overrides)
 
 
 def start(cfg) -> None:

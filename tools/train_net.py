@@ -5,20 +5,17 @@
     python tools/train_net.py --config-file configs/x.yml --eval-only MODEL.WEIGHTS path/model_best.pth
 
 Components of installed projects (e.g. MSINet) are found through the ``fastreid.plugins`` entry
-points that ``get_cfg(plugins=True)`` loads.
+points that ``load_config`` (``get_cfg(plugins=True)``) loads.
 """
 
-from fastreid.config import get_cfg
+from fastreid.config import load_config
 from fastreid.engine import default_argument_parser, default_setup, launch, train_or_evaluate
 from fastreid.utils.errors import exit_on_user_error
 
 
 def setup(args):
     """Defaults + installed projects' keys, then the YAML file, then the command-line overrides."""
-    cfg = get_cfg(plugins=True)
-    if args.config_file:
-        cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = load_config(args.config_file, args.opts, freeze=False)
     default_setup(cfg, args)
     return cfg
 

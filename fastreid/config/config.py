@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import yaml
 from yacs.config import CfgNode as _YacsNode
@@ -174,4 +174,17 @@ def get_cfg(plugins: bool = False) -> CfgNode:
         from fastreid.utils.plugins import apply_config_plugins
 
         apply_config_plugins(cfg)
+    return cfg
+
+
+def load_config(config_file: str = "", opts: Sequence[str] = (), freeze: bool = True) -> CfgNode:
+    """The config entry points run: defaults with the installed projects' keys (``get_cfg(plugins=True)``),
+    then ``config_file`` (skipped when empty), then the ``KEY VALUE`` overrides ``opts``; frozen unless
+    ``freeze=False`` (for a caller that sets more keys itself)."""
+    cfg = get_cfg(plugins=True)
+    if config_file:
+        cfg.merge_from_file(str(config_file))
+    cfg.merge_from_list(list(opts))
+    if freeze:
+        cfg.freeze()
     return cfg

@@ -91,13 +91,11 @@ def load_cfg(config_file: str, weights: str = "", opts: Sequence[str] = (), devi
     ImageNet pre-training is switched off (the checkpoint replaces it). Without weights (from
     ``weights`` or MODEL.WEIGHTS) this is an error unless ``random_weights``.
     """
-    from fastreid.config import get_cfg
+    from fastreid.config import load_config
 
     if not os.path.isfile(config_file):
         raise ToolError(f"--config-file: file not found: {config_file}")
-    cfg = get_cfg(plugins=True)
-    cfg.merge_from_file(config_file)
-    cfg.merge_from_list(list(opts))
+    cfg = load_config(config_file, opts, freeze=False)
     if weights:
         cfg.MODEL.WEIGHTS = weights
     if device:

@@ -12,7 +12,7 @@ never used for training; where the data set has them, they measure the pseudo-la
 
 import logging
 
-from fastreid.config import get_cfg
+from fastreid.config import load_config
 from fastreid.engine import default_argument_parser, default_setup, launch, train_or_evaluate
 from fastreid.utils.errors import exit_on_user_error
 from unsupreid import check_unsup_cfg, trainer_class
@@ -22,10 +22,7 @@ logger = logging.getLogger("unsupreid.train_net")
 
 def setup(args):
     """Defaults + the installed projects' keys (UNSUP among them), the YAML and the overrides; checked."""
-    cfg = get_cfg(plugins=True)
-    if args.config_file:
-        cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = load_config(args.config_file, args.opts, freeze=False)
     if not args.eval_only:
         check_unsup_cfg(cfg)
     default_setup(cfg, args)

@@ -173,7 +173,7 @@ def probe_eps(output: Path, backbone: str, weights: Path, data: str) -> Dict[str
     labels (a check, never read by a run); stored in OUTPUT/eps_probe.json under the backbone's name."""
     import numpy as np
 
-    from fastreid.config import get_cfg
+    from fastreid.config import load_config
     from fastreid.evaluation.clustering import clustering_quality, dbscan_labels, jaccard_distance
     from fastreid.utils.checkpoint import Checkpointer
     from unsupreid import trainer_class
@@ -182,10 +182,9 @@ def probe_eps(output: Path, backbone: str, weights: Path, data: str) -> Dict[str
     probes = json.loads(path.read_text()) if path.is_file() else {}
     if backbone in probes:
         return probes[backbone]
-    cfg = get_cfg(plugins=True)
-    cfg.merge_from_file(str(CONFIGS / "adapt.yml"))
-    cfg.merge_from_list(["MODEL.BACKBONE.NAME", backbone, "DATASETS.ROOT", data, "MODEL.DEVICE", "cpu",
-                         "OUTPUT_DIR", str(output / "runs" / "probe"), *EXTRA.get(backbone, [])])
+    cfg = load_config(CONFIGS / "adapt.yml", ["MODEL.BACKBONE.NAME", backbone, "DATASETS.ROOT", data,
+                                              "MODEL.DEVICE", "cpu", "OUTPUT_DIR", str(output / "runs" / "probe"),
+                                              *EXTRA.get(backbone, [])], freeze=False)
     trainer = trainer_class(cfg)(cfg)
     Checkpointer(trainer.model).load(str(weights))
     feats = trainer.training_set_features().numpy()
