@@ -36,3 +36,6 @@ def test_every_table4_row_named_in_the_readmes_has_its_yaml():
     for line in rows:
         rel = line.split("`projects/UnsupReID/")[1].split("`")[0]
         assert (PROJECT / rel).is_file(), rel
+    own = (PROJECT / "README.md").read_text().split("## The paper's Table 4")[1].split("\n## ")[0]
+    named = [line.split("`configs/")[1].split("`")[0] for line in own.splitlines() if "`configs/" in line]
+    assert len(named) == 4 and all((PROJECT / "configs" / rel).is_file() for rel in named), named
