@@ -281,8 +281,8 @@ class PeriodicCheckpointer(HookBase):
         folder = self.checkpointer.save_dir
         if self.max_keep <= 0 or not folder or not os.path.isdir(folder):
             return
-        periodic = sorted(f for f in os.listdir(folder) if re.fullmatch(r"model_\d{4,}\.pth", f))
-        periodic.sort(key=lambda f: int(f[6:-4]))
+        periodic = sorted((f for f in os.listdir(folder) if re.fullmatch(r"model_\d{4,}\.pth", f)),
+                          key=lambda f: int(f[6:-4]))
         for name in periodic[:-self.max_keep]:
             os.remove(os.path.join(folder, name))
             logger.info("Removed %s (SOLVER.CHECKPOINT_MAX_KEEP %d)", name, self.max_keep)

@@ -258,7 +258,7 @@ def cluster_features(features: np.ndarray, eps: Union[float, Sequence[float]] = 
         _check_round(labels, eps, min_samples, key_prefix)
     sizes = np.bincount(labels[labels >= 0])
     num_outliers = int((labels < 0).sum())
-    tried = "" if not is_grid else " (eps %s of %s)" % (eps, ", ".join(f"{e}: {c}" for e, c in counts.items()))
+    tried = " (eps %s of %s)" % (eps, ", ".join(f"{e}: {c}" for e, c in counts.items())) if is_grid else ""
     logger.info("clustering: %d images -> %d clusters, %d outliers (%.1f%%), %.1f s%s", len(labels), len(sizes),
                 num_outliers, 100.0 * num_outliers / len(labels), seconds, tried)
     return ClusteringResult(labels=labels, num_clusters=len(sizes), num_outliers=num_outliers,

@@ -334,7 +334,8 @@ def _seconds_cell(results: Mapping[int, Dict[str, Any]]) -> str:
 
 
 def markdown(summary: Dict[str, Any], backbones: Sequence[str],
-             runs: Optional[Mapping[str, Mapping[str, Mapping[int, Dict[str, Any]]]]] = None) -> str:
+             runs: Mapping[str, Mapping[str, Mapping[int, Dict[str, Any]]]]) -> str:
+    """results.md: the table of rows, the Welch tests, the wall times (from ``runs``), runs that stopped."""
     failed = summary.get("failed", {})
     shown = [row for row in (*ROWS, *EXTRA_ROWS, "supervised", *FIXED_EPS_ROWS)
              if row in summary["rows"] or row in failed]
@@ -348,11 +349,10 @@ def markdown(summary: Dict[str, Any], backbones: Sequence[str],
             [[t["what"], f"{t['diff']:+.1f}", f"{t['t']:.2f}", f"{t['df']:.1f}", f"{t['p']:.3f}",
               "yes" if t["p"] < LEVEL else "no"] for t in summary["tests"]]))
         parts.append(noise_test_note(LEVEL))
-    if runs:
-        parts.append(markdown_table(
-            ["wall time of a run, s: mean (min-max) over its seeds not resumed; 1 CPU thread", *backbones],
-            [[ROW_NAMES[row], *(_seconds_cell(runs.get(row, {}).get(b, {})) for b in backbones)]
-             for row in shown if row != "supervised"]))
+    parts.append(markdown_table(
+        ["wall time of a run, s: mean (min-max) over its seeds not resumed; 1 CPU thread", *backbones],
+        [[ROW_NAMES[row], *(_seconds_cell(runs.get(row, {}).get(b, {})) for b in backbones)]
+         for row in shown if row != "supervised"]))
     stopped = [f"- {row}, {b}, seed {s}: {msg}" for row, per_b in failed.items()
                for b, per_seed in per_b.items() for s, msg in sorted(per_seed.items())]
     if stopped:
