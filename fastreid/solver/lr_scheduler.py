@@ -54,11 +54,6 @@ class EpochLengths:
         for n in lengths:
             self._starts.append(self._starts[-1] + n)
 
-    @property
-    def fixed(self) -> bool:
-        """Whether every epoch has the same length."""
-        return len(set(self.lengths)) == 1
-
     def length(self, epoch: int) -> int:
         """Iterations of ``epoch``."""
         return self.lengths[min(epoch, len(self.lengths) - 1)]

@@ -182,10 +182,10 @@ def test_epoch_lengths_place_iterations_in_epochs():
     from fastreid.solver import EpochLengths
 
     fixed = EpochLengths(4)
-    assert fixed.fixed and [fixed.start(e) for e in range(4)] == [0, 4, 8, 12]
+    assert [fixed.start(e) for e in range(4)] == [0, 4, 8, 12]
     assert [fixed.epoch_of(i) for i in (0, 3, 4, 11, 12)] == [0, 0, 1, 2, 3]
     own = EpochLengths([2, 3, 1])
-    assert not own.fixed and [own.start(e) for e in range(6)] == [0, 2, 5, 6, 7, 8]  # the last length repeats
+    assert [own.start(e) for e in range(6)] == [0, 2, 5, 6, 7, 8]  # the last length repeats
     assert [own.epoch_of(i) for i in range(8)] == [0, 0, 1, 1, 1, 2, 3, 4]
     assert [own.length(e) for e in range(5)] == [2, 3, 1, 1, 1]
     with pytest.raises(ValueError, match="iters_per_epoch"):
