@@ -25,16 +25,15 @@ import glob
 import logging
 import os
 import re
-import socket
 import time
 from typing import Optional
 
 import yaml
 
 from fastreid.utils import comm
-from fastreid.utils.env import process_alive
 from fastreid.utils.errors import UserError
 from fastreid.utils.file_io import atomic_open
+from fastreid.utils.lock import release_lock, take_lock
 
 __all__ = ["RunDirError", "claim_run_dir", "keep_previous_config", "set_aside_previous_run", "save_run_config",
            "complete_saved_config", "start_run", "LOCK_FILE"]
@@ -59,42 +58,13 @@ def _holds_run(output_dir: str) -> Optional[str]:
     return None
 
 
-def _read_lock(path: str):
-    try:
-        with open(path) as f:
-            pid, host, started = f.read().split("\t")[:3]
-        return int(pid), host, started.strip()
-    except (OSError, ValueError):
-        return None
-
-
 def _acquire_lock(output_dir: str) -> None:
     path = os.path.join(output_dir, LOCK_FILE)
-    me = f"{os.getpid()}\t{socket.gethostname()}\t{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _read_lock(path)
-            if holder is not None and holder[0] == os.getpid():
-                return  # this process already holds it (a second setup in the same process)
-            if holder is not None and (holder[1] != socket.gethostname() or process_alive(holder[0])):
-                raise RunDirError(f"OUTPUT_DIR {output_dir} is in use by process {holder[0]} on {holder[1]} "
-                                  f"(since {holder[2]}); wait for it, stop it, or choose another OUTPUT_DIR "
-                                  f"(if no such process exists, delete {path})") from None
-            logger.warning("Removing the stale lock %s of a process that no longer runs (%s)", path, holder)
-            os.remove(path)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(me)
-        atexit.register(_release_lock, path, os.getpid())
-        return
-
-
-def _release_lock(path: str, pid: int) -> None:
-    holder = _read_lock(path)
-    if holder is not None and holder[0] == pid:
-        os.remove(path)
+    holder = take_lock(path)
+    if holder is not None:
+        raise RunDirError(f"OUTPUT_DIR {output_dir} is in use by {holder}; wait for it, stop it, or choose "
+                          f"another OUTPUT_DIR (if no such process exists, delete {path})")
+    atexit.register(release_lock, path, os.getpid())
 
 
 def _remove_stale_temp_files(output_dir: str) -> None:

@@ -69,3 +69,35 @@ def test_readme_table_matches_the_recorded_results():
             assert cell == drv._row_cell(s, {}), (row, b, cell)
             checked += 1
     assert checked == 3 * (len(drv.ROWS) + 1)
+
+
+def test_drivers_sharing_an_output_skip_the_runs_another_live_driver_trains(tmp_path, monkeypatch):
+    """Several drivers may run on one OUTPUT: a run whose lock a live driver holds is skipped (None), a
+    lock left by a driver that died is taken over and the run trained; the lock goes with the run."""
+    import socket
+    import subprocess
+    import sys
+
+    drv = _driver()
+    trained = []
+
+    def fake_run(cmd, run_dir, log_name="driver_log.txt"):  # what a training command leaves
+        trained.append(run_dir)
+        (run_dir / "metrics.json").write_text(json.dumps({"mAP": 12.0, "Rank-1": 13.0, "Rank-5": 20.0,
+                                                          "mINP": 5.0}) + "\n")
+        return 7.0
+
+    monkeypatch.setattr(drv, "_run", fake_run)
+    run = tmp_path / "runs" / "adapt" / "msinet" / "seed0"
+    run.mkdir(parents=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / drv.DRIVER_LOCK).write_text(f"{other.pid}\t{socket.gethostname()}\t2026-01-01 00:00:00\n")
+        assert drv._train("x.py", tmp_path / "c.yml", run, []) is None and trained == []
+    finally:
+        other.kill()
+        other.wait()
+    result = drv._train("x.py", tmp_path / "c.yml", run, [])  # its driver is gone: taken over
+    assert trained == [run] and result["mAP"] == 12.0 and result["seconds"] == 7.0
+    assert not (run / drv.DRIVER_LOCK).exists()
+    assert drv._train("x.py", tmp_path / "c.yml", run, [])["mAP"] == 12.0 and trained == [run]  # finished

@@ -24,8 +24,9 @@ training labels). The test split is read only by each run's final evaluation.
     python projects/UnsupReID/tools/pku_adaptation.py --output results/unsup_pku --seeds 3
 
 Rerunning the command skips finished runs and resumes an interrupted one from its last epoch, so the
-experiment may be stopped (Ctrl-C) and continued; two commands with different ``--backbones`` may run at
-once. Writes ``results.json`` and ``results.md`` (mean and spread over seeds, Welch's t with degrees of
+experiment may be stopped (Ctrl-C) and continued. Several commands may run at once on one OUTPUT (one per
+core, ``OMP_NUM_THREADS=1``): each trains the runs no other holds (``driver.lock`` in the run's folder;
+one left by a command that died is taken over). Writes ``results.json`` and ``results.md`` (mean and spread over seeds, Welch's t with degrees of
 freedom and p for the differences read) in OUTPUT, from every run found there.
 """
 
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from fastreid.utils.file_io import atomic_open, atomic_path
+from fastreid.utils.lock import release_lock, take_lock
 from fastreid.utils.report import format_mean_std, markdown_table, noise_test_note
 from fastreid.utils.stats import LEVEL, mean_std, welch
 
@@ -98,13 +100,34 @@ def _run(cmd: List[str], run_dir: Path, log_name: str = "driver_log.txt") -> flo
     return time.perf_counter() - start
 
 
-def _train(script: str, config: Path, run_dir: Path, overrides: Sequence[str]) -> Dict[str, Any]:
-    """Train one run (resumed when it has a checkpoint); its result.json (metrics, seconds) is returned."""
+DRIVER_LOCK = "driver.lock"  # in a run's folder while a driver trains it (fastreid.utils.lock)
+
+
+def _train(script: str, config: Path, run_dir: Path, overrides: Sequence[str]) -> Optional[Dict[str, Any]]:
+    """Train one run (resumed when it has a checkpoint); its result.json (metrics, seconds) is returned,
+    or None when another driver is training it (several drivers may share one OUTPUT: each takes the
+    runs no other holds)."""
     result_path = run_dir / "result.json"
     if result_path.is_file():
         return json.loads(result_path.read_text())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = str(run_dir / DRIVER_LOCK)
+    holder = take_lock(lock)
+    if holder is not None:
+        logger.info("%s: skipped, another driver trains it (%s)", run_dir, holder)
+        return None
+    try:
+        if result_path.is_file():  # finished by the driver that held it just before
+            return json.loads(result_path.read_text())
+        return _train_claimed(script, config, run_dir, overrides)
+    finally:
+        release_lock(lock)
+
+
+def _train_claimed(script: str, config: Path, run_dir: Path, overrides: Sequence[str]) -> Dict[str, Any]:
+    result_path = run_dir / "result.json"
     flags = ["--resume"] if (run_dir / "last_checkpoint").is_file() else (
-        ["--overwrite"] if run_dir.is_dir() and any(run_dir.iterdir()) else [])
+        ["--overwrite"] if any(p.name != DRIVER_LOCK for p in run_dir.iterdir()) else [])
     logger.info("%s %s", "resuming" if flags == ["--resume"] else "training", run_dir)
     try:
         seconds = _run([sys.executable, str(REPO / script), "--config-file", str(config), *flags, *overrides,
@@ -146,8 +169,9 @@ def run_all(output: Path, seeds: Sequence[int], backbones: Sequence[str], pku_ro
         for b in backbones:
             common = ["MODEL.BACKBONE.NAME", b, "SEED", str(seed), "DATASETS.ROOT", data, *EXTRA.get(b, [])]
             source_dir = output / "runs" / "source" / b / f"seed{seed}"
-            if "failed" in _train("tools/train_net.py", CONFIGS / "source_synthetic.yml", source_dir,
-                                  [*common, "SOLVER.BASE_LR", str(lrs[b])]):
+            source = _train("tools/train_net.py", CONFIGS / "source_synthetic.yml", source_dir,
+                            [*common, "SOLVER.BASE_LR", str(lrs[b])])
+            if source is None or "failed" in source:  # another driver trains it (and then what follows it)
                 continue
             if seed == 0:
                 probe_eps(output, b, source_dir / "model_final.pth", data)
