@@ -101,3 +101,48 @@ def test_drivers_sharing_an_output_skip_the_runs_another_live_driver_trains(tmp_
     assert trained == [run] and result["mAP"] == 12.0 and result["seconds"] == 7.0
     assert not (run / drv.DRIVER_LOCK).exists()
     assert drv._train("x.py", tmp_path / "c.yml", run, [])["mAP"] == 12.0 and trained == [run]  # finished
+
+
+_CHILD = """
+import pathlib, signal, sys, time
+folder = pathlib.Path(sys.argv[1])
+def stop(signum, frame):
+    time.sleep(0.5)  # a save that takes a while
+    (folder / "saved").write_text("yes")
+    sys.exit(128 + signum)
+signal.signal(signal.SIGTERM, stop)
+(folder / "started").write_text("yes")
+time.sleep(60)
+"""
+
+_DRIVER = """
+import importlib.util, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("drv", sys.argv[1])
+drv = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(drv)
+drv._run([sys.executable, sys.argv[2], sys.argv[3]], Path(sys.argv[3]))
+"""
+
+
+def test_a_sigterm_to_the_driver_reaches_the_run_which_saves_before_the_driver_stops(tmp_path):
+    """`kill` of the driver (a scheduler's stop) is passed to the training run, the driver waits for it
+    to save, then stops with one line saying to rerun (not a traceback, nothing recorded as failed)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "child.py").write_text(_CHILD)
+    (tmp_path / "driver.py").write_text(_DRIVER)
+    script = REPO / "projects" / "UnsupReID" / "tools" / "pku_adaptation.py"
+    driver = subprocess.Popen([sys.executable, str(tmp_path / "driver.py"), str(script), str(tmp_path / "child.py"),
+                               str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (tmp_path / "started").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    driver.send_signal(signal.SIGTERM)
+    _, err = driver.communicate(timeout=60)
+    assert (tmp_path / "saved").read_text() == "yes"
+    assert driver.returncode == 1 and err.strip().splitlines() == [
+        f"stopped: {tmp_path} was stopped by a signal and saved; rerun the command to continue"]

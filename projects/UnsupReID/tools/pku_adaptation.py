@@ -24,7 +24,7 @@ training labels). The test split is read only by each run's final evaluation.
     python projects/UnsupReID/tools/pku_adaptation.py --output results/unsup_pku --seeds 3
 
 Rerunning the command skips finished runs and resumes an interrupted one from its last epoch, so the
-experiment may be stopped (Ctrl-C) and continued. Several commands may run at once on one OUTPUT (one per
+experiment may be stopped (Ctrl-C, or ``kill``: passed on to the run, which saves) and continued. Several commands may run at once on one OUTPUT (one per
 core, ``OMP_NUM_THREADS=1``): each trains the runs no other holds (``driver.lock`` in the run's folder;
 one left by a command that died is taken over). Writes ``results.json`` and ``results.md`` (mean and spread over seeds, Welch's t with degrees of
 freedom and p for the differences read) in OUTPUT, from every run found there.
@@ -36,6 +36,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -91,13 +92,34 @@ def _run(cmd: List[str], run_dir: Path, log_name: str = "driver_log.txt") -> flo
     run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with open(run_dir / log_name, "a") as log:
-        proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
+        returncode = _wait_letting_it_save(subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT))
+    if returncode in (128 + signal.SIGINT, 128 + signal.SIGTERM):  # it saved what resuming needs
+        raise SystemExit(f"stopped: {run_dir} was stopped by a signal and saved; rerun the command to continue")
+    if returncode != 0:
         errors = [ln for ln in (run_dir / log_name).read_text().splitlines() if ln.startswith("error: ")]
         if errors:
             raise RunFailed(errors[-1][len("error: "):])
-        raise RuntimeError(f"run failed (exit {proc.returncode}): {' '.join(cmd)}; see {run_dir / log_name}")
+        raise RuntimeError(f"run failed (exit {returncode}): {' '.join(cmd)}; see {run_dir / log_name}")
     return time.perf_counter() - start
+
+
+def _wait_letting_it_save(proc: subprocess.Popen, grace_s: float = 600.0) -> int:
+    """Wait for a training run; a SIGTERM to the driver is passed on to it, and on Ctrl-C (which reaches
+    the run too: one process group) the driver waits for it, so that the run ends as its own signal
+    handling has it (it saves what resuming needs) instead of being killed mid-save."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
+    try:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 DRIVER_LOCK = "driver.lock"  # in a run's folder while a driver trains it (fastreid.utils.lock)
