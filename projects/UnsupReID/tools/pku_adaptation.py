@@ -296,7 +296,7 @@ def write_report(output: Path) -> Dict[str, Any]:
 
     for b in backbones:  # does adaptation beat direct transfer? and how far from the ceiling?
         for row, ref in (("adapt", "direct"), ("idm", "direct"), ("usl", "direct"), ("adapt", "supervised"),
-                         ("adapt", "adapt_eps0.6"), ("adapt_camnorm", "adapt")):
+                         ("idm", "adapt"), ("adapt", "adapt_eps0.6"), ("adapt_camnorm", "adapt")):
             test = welch(values(row, b), values(ref, b))
             if test:
                 summary["tests"].append({"what": f"{b}: {row} - {ref}", "metric": "mAP", **test})
