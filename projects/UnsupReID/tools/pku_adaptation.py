@@ -24,10 +24,11 @@ training labels). The test split is read only by each run's final evaluation.
     python projects/UnsupReID/tools/pku_adaptation.py --output results/unsup_pku --seeds 3
 
 Rerunning the command skips finished runs and resumes an interrupted one from its last epoch, so the
-experiment may be stopped (Ctrl-C, or ``kill``: passed on to the run, which saves) and continued. Several commands may run at once on one OUTPUT (one per
-core, ``OMP_NUM_THREADS=1``): each trains the runs no other holds (``driver.lock`` in the run's folder;
-one left by a command that died is taken over). Writes ``results.json`` and ``results.md`` (mean and spread over seeds, Welch's t with degrees of
-freedom and p for the differences read) in OUTPUT, from every run found there.
+experiment may be stopped (Ctrl-C, or ``kill``: passed on to the run, which saves) and continued. Several
+commands may run at once on one OUTPUT (one per core, ``OMP_NUM_THREADS=1``): each trains the runs no
+other holds (``driver.lock`` in the run's folder; one left by a command that died is taken over). Writes
+``results.json`` and ``results.md`` (mean and spread over seeds, Welch's t with degrees of freedom and p
+for the differences read) in OUTPUT, from every run found there.
 """
 
 from __future__ import annotations
@@ -89,7 +90,6 @@ class RunFailed(RuntimeError):
 def _run(cmd: List[str], run_dir: Path, log_name: str = "driver_log.txt") -> float:
     """Run ``cmd`` (its output into run_dir/log_name); returns the wall seconds; raises RunFailed with
     the run's ``error:`` line when it stops with one."""
-    run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with open(run_dir / log_name, "a") as log:
         returncode = _wait_letting_it_save(subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT))
