@@ -62,7 +62,8 @@ RUN_FOLDER = {"direct": "source"}  # the row's runs/<folder>; the others: their 
 FIXED_EPS_ROWS = ("adapt_eps0.6", "usl_eps0.6")
 ROW_NAMES = {"direct": "direct transfer (synthetic source)", "adapt": "clustering adaptation from the source",
              "idm": "IDM (synthetic + PKU jointly, from scratch)", "usl": "unsupervised from scratch",
-             "adapt_eps0.6": "adaptation, fixed eps 0.6 (first runs)", "usl_eps0.6": "unsupervised, fixed eps 0.6 (first runs)",
+             "adapt_eps0.6": "adaptation, fixed eps 0.6 (first runs)",
+             "usl_eps0.6": "unsupervised, fixed eps 0.6 (first runs)",
              "adapt_camnorm": "adaptation, camera-normalised clustering",
              "supervised": "supervised on PKU (ceiling, results/pku_compare)"}
 METRICS = ("mAP", "Rank-1", "Rank-5", "mINP")
