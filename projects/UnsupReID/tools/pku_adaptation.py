@@ -297,11 +297,12 @@ def write_report(output: Path) -> Dict[str, Any]:
 
     for b in backbones:  # does adaptation beat direct transfer? and how far from the ceiling?
         for row, ref in (("adapt", "direct"), ("idm", "direct"), ("usl", "direct"), ("adapt", "supervised"),
-                         ("idm", "adapt"), ("adapt", "adapt_eps0.6"), ("adapt_camnorm", "adapt")):
+                         ("idm", "adapt"), ("adapt", "adapt_eps0.6"), ("adapt_camnorm", "adapt"),
+                         ("adapt_camnorm", "supervised")):
             test = welch(values(row, b), values(ref, b))
             if test:
                 summary["tests"].append({"what": f"{b}: {row} - {ref}", "metric": "mAP", **test})
-    for row in ("direct", "adapt", "idm", "usl"):  # does MSINet beat the others?
+    for row in ("direct", "adapt", "idm", "usl", "adapt_camnorm"):  # does MSINet beat the others?
         for other in backbones:
             if other != "msinet" and "msinet" in backbones:
                 test = welch(values(row, "msinet"), values(row, other))
