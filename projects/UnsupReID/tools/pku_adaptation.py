@@ -295,6 +295,8 @@ def write_report(output: Path) -> Dict[str, Any]:
     def values(row, b):
         return [r["mAP"] for s, r in sorted(rows.get(row, {}).get(b, {}).items()) if "failed" not in r]
 
+    # added after results were read (and reported so): idm - adapt after two IDM seeds; adapt_camnorm -
+    # supervised and the adapt_camnorm row across backbones after its seed 0
     for b in backbones:  # does adaptation beat direct transfer? and how far from the ceiling?
         for row, ref in (("adapt", "direct"), ("idm", "direct"), ("usl", "direct"), ("adapt", "supervised"),
                          ("idm", "adapt"), ("adapt", "adapt_eps0.6"), ("adapt_camnorm", "adapt"),
