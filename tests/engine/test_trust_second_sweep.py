@@ -174,6 +174,10 @@ from engine_parts import TinyTrainer, tiny_cfg  # tests/engine is on PYTHONPATH
 from fastreid.engine import HookBase
 from fastreid.utils.errors import exit_on_user_error
 
+# Ctrl-C as a foreground process gets it: a runner started in the background (`cmd &` in a script) hands
+# its children SIGINT ignored, which Python (rightly) keeps
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 class Stop(HookBase):
     def before_epoch(self):
         if self.trainer.epoch == 2:
