@@ -66,17 +66,17 @@ def _takeover_guard(path: str) -> Iterator[None]:
     """Hold an exclusive ``flock`` on the folder of ``path`` (released on exit, or when the process dies);
     where the folder cannot be locked, go on without it."""
     try:
-        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY) if fcntl is not None else None
     except OSError:
-        yield
-        return
+        fd = None
     try:
-        if fcntl is not None:
+        if fd is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 def take_lock(path: str) -> Optional[LockHolder]:
